@@ -1,0 +1,112 @@
+"""Numerical gradient checking by central differences.
+
+The check projects the output onto a RANDOM upstream gradient G: it compares the analytic
+gradient of  L(x) = Σ f(x)·G  with  (L(x + εe) − L(x − εe)) / 2ε.  Never G = 1 (the gradient of
+``f(x).sum()``): for batch norm in training mode Σ f(x) = N·β whatever x is, so the true gradient
+w.r.t. x is exactly zero and a backward that drops whole terms would still pass.
+
+Inputs of up to `FULL_CHECK_MAX` elements are checked element by element (each e is a unit
+vector: the full row of the Jacobian-vector product). Larger inputs are checked along
+`N_DIRECTIONS` random unit directions e, which costs two evaluations each instead of two per
+element; a wrong gradient is caught by any direction not orthogonal to its error.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from . import backend
+from .autograd import no_grad
+from .tensor import Tensor
+
+FULL_CHECK_MAX = 512
+N_DIRECTIONS = 24
+
+
+def relative_error(a, b) -> float:
+    """cs231n's relative error: max over elements of |a − b| / max(1e-8, |a| + |b|)."""
+    a = backend.to_numpy(a.data if isinstance(a, Tensor) else a).astype(np.float64)
+    b = backend.to_numpy(b.data if isinstance(b, Tensor) else b).astype(np.float64)
+    if a.size == 0:
+        return 0.0
+    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+
+
+def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
+              raise_exception: bool = True, seed: int = 0) -> bool:
+    """Compare the analytic gradients of `fn` at `inputs` with central differences.
+
+    Args:
+        fn: a function of the tensors in `inputs` returning one tensor of any shape.
+        inputs (Tensor or sequence): the arguments of `fn`; those with ``requires_grad`` are checked.
+        eps (float, optional): the finite-difference step (default: 1e-6).
+        atol, rtol (float, optional): an element passes when |analytic − numeric| <=
+            atol + rtol·|numeric| (defaults: 1e-5, 1e-3).
+        raise_exception (bool, optional): raise on a mismatch instead of returning False (default: True).
+        seed (int, optional): seed of the random upstream gradient and directions (default: 0).
+
+    Returns:
+        True when every checked gradient agrees.
+    """
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    checked = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
+    if not checked:
+        raise ValueError("gradcheck: no input requires grad")
+    if any(t.dtype != np.float64 for t in checked):
+        warnings.warn("gradcheck: inputs are not float64; central differences in lower precision "
+                      "are unreliable", stacklevel=2)
+    rng = np.random.default_rng(seed)
+
+    # analytic: one backward with a random upstream gradient G
+    for t in checked:
+        t.grad = None
+    out = fn(*inputs)
+    G = rng.standard_normal(out.shape).astype(out.dtype)
+    xp = backend.get_array_module(out.device)
+    out.backward(xp.asarray(G))
+    G = xp.asarray(G)
+
+    def loss():
+        with no_grad():
+            return float((fn(*inputs).data * G).sum())
+
+    for t in checked:
+        analytic = backend.to_numpy(t.grad.data if t.grad is not None else xp.zeros(t.shape, t.dtype))
+        x = t.data  # perturbed in place, restored after each evaluation
+        if x.size <= FULL_CHECK_MAX:
+            labels = [np.unravel_index(i, x.shape) for i in range(x.size)]
+            directions = [None] * x.size
+        else:
+            directions = [rng.standard_normal(x.shape) for _ in range(N_DIRECTIONS)]
+            directions = [d / np.linalg.norm(d) for d in directions]
+            labels = [f"random direction {i}" for i in range(N_DIRECTIONS)]
+        numeric, expected = [], []
+        for label, d in zip(labels, directions):
+            step = xp.zeros(x.shape, dtype=x.dtype)
+            if d is None:
+                step[label] = eps
+                expected.append(analytic[label])
+            else:
+                step += xp.asarray(d * eps, dtype=x.dtype)
+                expected.append(float((analytic * d).sum()))
+            x += step
+            plus = loss()
+            x -= 2 * step
+            minus = loss()
+            x += step
+            numeric.append((plus - minus) / (2 * eps))
+        numeric, expected = np.array(numeric), np.array(expected)
+        bad = np.abs(expected - numeric) > atol + rtol * np.abs(numeric)
+        if bad.any():
+            worst = int(np.argmax(np.abs(expected - numeric) - rtol * np.abs(numeric)))
+            position = next(i for i, u in enumerate(inputs) if u is t)
+            name = f"input {position} of shape {t.shape}"
+            msg = (f"gradcheck failed for {name} at {labels[worst]}: analytic {expected[worst]:.6g}, "
+                   f"numeric {numeric[worst]:.6g}, relative error "
+                   f"{relative_error(expected[worst], numeric[worst]):.3g} "
+                   f"({int(bad.sum())} of {bad.size} checks failed)")
+            if raise_exception:
+                raise AssertionError(msg)
+            return False
+    return True

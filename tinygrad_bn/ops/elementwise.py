@@ -1,0 +1,280 @@
+"""Elementwise ops: binary (with broadcasting), unary, and casts.
+
+Each backward returns gradients of its inputs' shapes: binary ops pass theirs through
+`unbroadcast`, the one place that undoes broadcasting. Unary ops save their OUTPUT where the
+derivative is a function of it (exp, sqrt, tanh, sigmoid, relu): the output is kept alive anyway
+as the next op's input, so saving it costs no memory.
+Backward functions never modify `grad` in place: the same array may be handed to several inputs.
+"""
+from __future__ import annotations
+
+from .. import backend
+from ..autograd import Function
+from .utils import unbroadcast
+
+# ================================================================ binary ops
+
+
+class Add(Function):
+    """z = a + b;  dz/da = 1, dz/db = 1. Saves only the two input shapes."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = a.shape, b.shape
+        return a + b
+
+    @staticmethod
+    def backward(ctx, grad):
+        sa, sb = ctx.shapes
+        return unbroadcast(grad, sa), unbroadcast(grad, sb)
+
+
+class Sub(Function):
+    """z = a - b;  dz/da = 1, dz/db = -1."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.shapes = a.shape, b.shape
+        return a - b
+
+    @staticmethod
+    def backward(ctx, grad):
+        sa, sb = ctx.shapes
+        gb = unbroadcast(-grad, sb) if ctx.needs_input_grad[1] else None
+        return unbroadcast(grad, sa), gb
+
+
+class Mul(Function):
+    """z = a * b;  dz/da = b, dz/db = a. Saves each input only if the OTHER needs a gradient."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        need_a, need_b = ctx.needs_input_grad
+        ctx.save_for_backward(a if need_b else None, b if need_a else None)
+        ctx.shapes = a.shape, b.shape
+        return a * b
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        ga = unbroadcast(grad * b, sa) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(grad * a, sb) if ctx.needs_input_grad[1] else None
+        return ga, gb
+
+
+class Div(Function):
+    """z = a / b;  dz/da = 1/b, dz/db = -a/b² = -z/b."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = a / b
+        ctx.save_for_backward(b, out if ctx.needs_input_grad[1] else None)
+        ctx.shapes = a.shape, b.shape
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        b, out = ctx.saved_tensors
+        sa, sb = ctx.shapes
+        ga = grad / b
+        gb = unbroadcast(-ga * out, sb) if ctx.needs_input_grad[1] else None
+        return unbroadcast(ga, sa) if ctx.needs_input_grad[0] else None, gb
+
+
+class Pow(Function):
+    """z = a ** b;  dz/da = b·a^(b-1), dz/db = z·ln(a) (taken as 0 where a == 0, like PyTorch)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        out = a ** b
+        ctx.save_for_backward(a, b, out if ctx.needs_input_grad[1] else None)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b, out = ctx.saved_tensors
+        xp = ctx.xp
+        ga = unbroadcast(grad * b * a ** (b - 1), a.shape) if ctx.needs_input_grad[0] else None
+        gb = None
+        if ctx.needs_input_grad[1]:
+            safe_log = xp.log(xp.where(a == 0, xp.ones_like(a), a))
+            gb = unbroadcast(grad * out * safe_log, b.shape)
+        return ga, gb
+
+
+# ================================================================ unary ops
+
+
+class Neg(Function):
+    """y = -x;  dy/dx = -1."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return -x
+
+    @staticmethod
+    def backward(ctx, grad):
+        return -grad
+
+
+class Exp(Function):
+    """y = exp(x);  dy/dx = y. Saves the output."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = ctx.xp.exp(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad * y
+
+
+class Log(Function):
+    """y = ln(x);  dy/dx = 1/x. Saves the input."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return ctx.xp.log(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad / x
+
+
+class Sqrt(Function):
+    """y = √x;  dy/dx = 1/(2y). Saves the output."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = ctx.xp.sqrt(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad / (2 * y)
+
+
+class Abs(Function):
+    """y = |x|;  dy/dx = sign(x) (0 at 0, like PyTorch). Saves the input."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return ctx.xp.abs(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * ctx.xp.sign(x)
+
+
+class Tanh(Function):
+    """y = tanh(x);  dy/dx = 1 - y². Saves the output."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = ctx.xp.tanh(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad * (1 - y * y)
+
+
+class Sigmoid(Function):
+    """y = 1/(1+e^-x);  dy/dx = y(1-y). Saves the output.
+
+    Computed as 0.5·tanh(x/2) + 0.5, the same function written so that no exp can overflow
+    (1/(1+e^-x) overflows e^-x for x < -88 in float32), with no branch and one transcendental.
+    """
+
+    @staticmethod
+    def forward(ctx, x):
+        y = ctx.xp.tanh(x * 0.5)
+        y *= 0.5
+        y += 0.5
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad * (y * (1 - y))
+
+
+class Relu(Function):
+    """y = max(x, 0);  dy/dx = 1 where x > 0 else 0. Saves the output (y > 0 iff x > 0)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        y = ctx.xp.maximum(x, 0)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (y,) = ctx.saved_tensors
+        return grad * (y > 0)
+
+
+class Clamp(Function):
+    """y = min(max(x, lo), hi);  dy/dx = 1 where lo <= x <= hi else 0 (PyTorch's convention).
+
+    Saves a boolean mask (1 byte per element) instead of the input.
+    """
+
+    @staticmethod
+    def forward(ctx, x, min=None, max=None):
+        y = ctx.xp.clip(x, min, max)
+        if ctx.needs_input_grad[0]:
+            inside = True
+            if min is not None:
+                inside = x >= min
+            if max is not None:
+                inside = inside & (x <= max)
+            ctx.save_for_backward(inside)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        (inside,) = ctx.saved_tensors
+        return grad * inside
+
+
+# ================================================================ type and device
+
+
+class Cast(Function):
+    """y = x converted to another dtype;  the gradient is converted back to x's dtype."""
+
+    @staticmethod
+    def forward(ctx, x, dtype=None):
+        ctx.in_dtype = x.dtype
+        return x.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.astype(ctx.in_dtype)
+
+
+class ToDevice(Function):
+    """y = x copied to another device;  the gradient is copied back."""
+
+    @staticmethod
+    def forward(ctx, x, device=None):
+        ctx.src = backend.device_of(x)
+        return backend.to_device(x, device)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return backend.to_device(grad, ctx.src)

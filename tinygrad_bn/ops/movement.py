@@ -1,0 +1,76 @@
+"""Movement ops: they rearrange elements without arithmetic, so each backward moves the
+gradient back the inverse way. None of them saves an array, only shapes or indices.
+"""
+from __future__ import annotations
+
+from .. import backend
+from ..autograd import Function
+from .utils import unbroadcast
+
+
+class Reshape(Function):
+    """y = x viewed with a new shape;  dx = dy reshaped back. (Also view/flatten/squeeze/unsqueeze.)"""
+
+    @staticmethod
+    def forward(ctx, x, shape=()):
+        ctx.in_shape = x.shape
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.reshape(ctx.in_shape)
+
+
+class Permute(Function):
+    """y = x with its axes reordered by `dims`;  dx = dy permuted by the inverse order."""
+
+    @staticmethod
+    def forward(ctx, x, dims=()):
+        ctx.dims = dims
+        return x.transpose(dims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        inverse = sorted(range(len(ctx.dims)), key=ctx.dims.__getitem__)
+        return grad.transpose(inverse)
+
+
+class Expand(Function):
+    """y = x broadcast to `shape` (a view, no copy);  dx = dy summed back (unbroadcast)."""
+
+    @staticmethod
+    def forward(ctx, x, shape=()):
+        ctx.in_shape = x.shape
+        return ctx.xp.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return unbroadcast(grad, ctx.in_shape)
+
+
+def _is_basic(index) -> bool:
+    """True for indices made only of ints, slices, None and Ellipsis: they never repeat an element."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(p is None or p is Ellipsis or isinstance(p, (int, slice)) for p in parts)
+
+
+class GetItem(Function):
+    """y = x[index];  dx = zeros with dy added at the indexed places.
+
+    Integer-array indices may name one element several times; their gradients must ADD up,
+    so advanced indices scatter with `backend.scatter_add` rather than plain assignment.
+    """
+
+    @staticmethod
+    def forward(ctx, x, index=()):
+        ctx.in_shape, ctx.index = x.shape, index
+        return x[index]
+
+    @staticmethod
+    def backward(ctx, grad):
+        dx = ctx.xp.zeros(ctx.in_shape, dtype=grad.dtype)
+        if _is_basic(ctx.index):
+            dx[ctx.index] = grad
+        else:
+            backend.scatter_add(dx, ctx.index, grad)
+        return dx

@@ -1,0 +1,209 @@
+"""The functional interface (``import tinygrad_bn.nn.functional as F``), PyTorch's names and
+arguments. Each function validates its arguments, then calls one op (``ops/``) or composes a few
+Tensor methods; modules in ``nn/modules`` are thin stateful wrappers around these.
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence, Union
+
+import numpy as np
+
+from .. import backend
+from ..ops.conv import avg_pool2d, conv2d, max_pool2d  # noqa: F401  (re-exported)
+from ..ops.norm import BatchNorm, LayerNorm, check_batch_norm_args, check_layer_norm_args
+from ..tensor import Tensor
+
+__all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "batch_norm", "layer_norm", "relu",
+           "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "cross_entropy", "nll_loss",
+           "mse_loss"]
+
+
+# ================================================================ layers
+def linear(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
+    """y = x @ weightᵀ + bias.
+
+    Shape:
+        x (*, in_features), weight (out_features, in_features), bias (out_features,) -> (*, out_features)
+    """
+    if x.shape[-1:] != weight.shape[1:]:
+        raise ValueError(f"linear: input of shape {x.shape} does not match weight of shape "
+                         f"{weight.shape} (expected last dim {weight.shape[1]})")
+    y = x @ weight.T
+    return y if bias is None else y + bias
+
+
+def batch_norm(x: Tensor, running_mean: Optional[Tensor], running_var: Optional[Tensor],
+               weight: Optional[Tensor] = None, bias: Optional[Tensor] = None,
+               training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    r"""Batch normalisation, per channel, as ONE fused op with a hand-derived backward.
+
+    .. math:: y = \frac{x - \mathrm{E}[x]}{\sqrt{\mathrm{Var}[x] + \epsilon}} \cdot \gamma + \beta
+
+    In training, E and Var are the batch's statistics (Var biased) and the running buffers are
+    updated in place: ``running = (1 - momentum) * running + momentum * batch_stat`` with the
+    UNBIASED batch variance for ``running_var``. In eval, the running buffers are used.
+    The derivation of the backward is in ``tinygrad_bn/ops/norm.py``.
+
+    Args:
+        x (Tensor): (N, C), (N, C, L) or (N, C, H, W); statistics over every axis but C.
+        running_mean, running_var (Tensor or None): (C,) buffers; required when not training.
+        weight, bias (Tensor, optional): γ and β, (C,) (default: no affine transform).
+        training (bool, optional): use batch statistics and update the buffers (default: False).
+        momentum (float, optional): the weight of the new batch in the running average (default: 0.1).
+        eps (float, optional): added to the variance for stability (default: 1e-5).
+
+    Example:
+        >>> x = tg.randn(8, 3, 4, 4)
+        >>> y = F.batch_norm(x, tg.zeros(3), tg.ones(3), training=True)
+    """
+    check_batch_norm_args(x, running_mean, running_var, weight, bias, training)
+    weight, bias = _affine(x, weight, bias, x.shape[1:2])
+    return BatchNorm.apply(x, *weight_and_bias(weight, bias),
+                           running_mean=None if running_mean is None else running_mean.data,
+                           running_var=None if running_var is None else running_var.data,
+                           training=training, momentum=momentum, eps=eps)
+
+
+def layer_norm(x: Tensor, normalized_shape: Union[int, Sequence[int]], weight: Optional[Tensor] = None,
+               bias: Optional[Tensor] = None, eps: float = 1e-5) -> Tensor:
+    r"""Layer normalisation over the last ``len(normalized_shape)`` dims of each sample, as ONE
+    fused op with a hand-derived backward (``tinygrad_bn/ops/norm.py``).
+
+    .. math:: y = \frac{x - \mathrm{E}[x]}{\sqrt{\mathrm{Var}[x] + \epsilon}} \cdot \gamma + \beta
+
+    Args:
+        x (Tensor): (*, *normalized_shape).
+        normalized_shape (int or tuple): the trailing shape to normalise over.
+        weight, bias (Tensor, optional): γ and β of shape ``normalized_shape``.
+        eps (float, optional): added to the variance (default: 1e-5).
+    """
+    normalized_shape = _as_shape(normalized_shape)
+    check_layer_norm_args(x, normalized_shape, weight, bias)
+    weight, bias = _affine(x, weight, bias, normalized_shape)
+    return LayerNorm.apply(x, *weight_and_bias(weight, bias), n_axes=len(normalized_shape), eps=eps)
+
+
+def _as_shape(shape):
+    return (shape,) if isinstance(shape, int) else tuple(shape)
+
+
+def _affine(x, weight, bias, shape):
+    """The fused ops take γ and β together or not at all: fill in the missing one (γ=1 or β=0)."""
+    if (weight is None) == (bias is None):
+        return weight, bias
+    xp = backend.get_array_module(x.device)
+    if weight is None:
+        weight = Tensor._wrap(xp.ones(shape, dtype=x.dtype))
+    else:
+        bias = Tensor._wrap(xp.zeros(shape, dtype=x.dtype))
+    return weight, bias
+
+
+def weight_and_bias(weight, bias):
+    return () if weight is None else (weight, bias)
+
+
+# ================================================================ activations
+def relu(x: Tensor) -> Tensor:
+    """y = max(x, 0)."""
+    return x.relu()
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    """y = 1 / (1 + exp(-x))."""
+    return x.sigmoid()
+
+
+def tanh(x: Tensor) -> Tensor:
+    """y = tanh(x)."""
+    return x.tanh()
+
+
+def softmax(x: Tensor, dim: int) -> Tensor:
+    """y = exp(x) / Σ exp(x) along `dim` (computed stably)."""
+    return x.softmax(dim)
+
+
+def log_softmax(x: Tensor, dim: int) -> Tensor:
+    """y = x - log Σ exp(x) along `dim` (computed stably)."""
+    return x.log_softmax(dim)
+
+
+def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zero each element with probability `p` and scale the rest by 1/(1-p) (inverted dropout),
+    so eval mode is the identity. Random numbers come from the device's seeded generator."""
+    if not 0 <= p <= 1:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0:
+        return x
+    keep = backend.rng(x.device).random(x.shape, dtype=np.float32) >= p
+    scale = 0.0 if p == 1 else 1.0 / (1 - p)
+    return x * Tensor._wrap((keep * scale).astype(x.dtype))
+
+
+# ================================================================ losses
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def _one_hot(target: Tensor, n_classes: int, dtype):
+    t = target.data
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"class targets must be integers, got dtype {t.dtype}")
+    if t.size and (int(t.min()) < 0 or int(t.max()) >= n_classes):
+        bad = int(t.max()) if int(t.max()) >= n_classes else int(t.min())
+        raise IndexError(f"Target {bad} is out of bounds for {n_classes} classes")
+    xp = backend.get_array_module(target.device)
+    return Tensor._wrap((t[:, None] == xp.arange(n_classes)).astype(dtype))
+
+
+def nll_loss(log_probs: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """loss_i = -log_probs[i, target_i].
+
+    The pick is written as a product with a one-hot mask (no scatter in backward).
+
+    Shape:
+        log_probs (N, C), target (N,) integers in [0, C) -> scalar, or (N,) with reduction='none'
+    """
+    if log_probs.ndim != 2 or target.shape != log_probs.shape[:1]:
+        raise ValueError(f"nll_loss expects log_probs (N, C) and target (N,), got "
+                         f"{log_probs.shape} and {target.shape}")
+    one_hot = _one_hot(target, log_probs.shape[1], log_probs.dtype)
+    return _reduce(-(log_probs * one_hot).sum(1), reduction)
+
+
+def cross_entropy(logits: Tensor, target: Tensor, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
+    r"""Cross-entropy of class logits and integer targets, through a stable log-softmax.
+
+    .. math:: \ell_i = -(1-\varepsilon)\,\log p_{i,t_i} - \frac{\varepsilon}{C}\sum_c \log p_{i,c}
+
+    where p = softmax(logits) and ε = ``label_smoothing`` (PyTorch's definition).
+
+    Args:
+        logits (Tensor): (N, C) unnormalised scores.
+        target (Tensor): (N,) integer classes in [0, C); out-of-range targets raise IndexError.
+        reduction (str, optional): 'mean' | 'sum' | 'none' (default: 'mean').
+        label_smoothing (float, optional): ε in [0, 1] (default: 0.0).
+    """
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+    log_probs = logits.log_softmax(1) if logits.ndim == 2 else logits  # nll_loss checks the rank
+    loss = nll_loss(log_probs, target, reduction="none")
+    if label_smoothing:
+        loss = (1 - label_smoothing) * loss - label_smoothing * log_probs.mean(1)
+    return _reduce(loss, reduction)
+
+
+def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
+    """loss = (input - target)² averaged (or summed) over every element."""
+    if input.shape != target.shape:
+        raise ValueError(f"mse_loss: input {input.shape} and target {target.shape} differ in shape")
+    diff = input - target
+    return _reduce(diff * diff, reduction)

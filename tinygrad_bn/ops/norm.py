@@ -1,0 +1,160 @@
+"""Fused normalisation ops: batch norm and layer norm, each ONE Function with a hand-derived
+backward. Their composed twins (built from primitive ops, differentiated by the autograd) are in
+``nn/reference.py``; the tests check that both give the same values and gradients.
+
+Derivation of the backward, shared by both ops. For one group of m values (a channel of a batch
+for batch norm, one sample for layer norm):
+
+    μ = Σx/m,  σ² = Σ(x-μ)²/m,  r = 1/√(σ²+ε),  x̂ = (x-μ)·r,  y = γ·x̂ + β
+
+With upstream gradient g = ∂L/∂y, let ĝ = γ·g = ∂L/∂x̂. Through x̂ = (x-μ)·r, x enters directly,
+through μ and through r:
+
+    ∂L/∂r  = Σ ĝ·(x-μ)                   ∂r/∂x_i = -r³·(x_i-μ)/m
+    ∂L/∂μ  = -r·Σ ĝ                      (the term of ∂r/∂μ vanishes: Σ(x-μ) = 0)
+    ∂L/∂x_i = ĝ_i·r + ∂L/∂μ/m + ∂L/∂r·(-r³(x_i-μ)/m)
+
+and writing (x-μ)·r = x̂ this collapses to the closed form
+
+    dx = r/m · (m·ĝ − Σĝ − x̂·Σ(ĝ·x̂)),    dγ = Σ g·x̂,    dβ = Σ g.
+
+Since Σĝ = γ·dβ and Σ(ĝ·x̂) = γ·dγ per group, the backward needs only the two reductions for
+dγ and dβ:  dx = γ·r · (g − dβ/m − x̂·dγ/m). The middle term is the mean's path, the last the
+variance's; drop either and the result is wrong (the tests prove the check would notice).
+
+Memory: forward saves x̂ (one array the size of the input), r (one value per group) and γ,
+not the five or six activation-sized intermediates the composed version keeps.
+In eval mode μ and σ² are constants (the running statistics), so dx = γ·r·g.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd import Function
+
+
+def _per_channel(vector, ndim):
+    """A (C,) vector shaped (1, C, 1, ...) to broadcast against an (N, C, ...) input."""
+    return vector.reshape((1, -1) + (1,) * (ndim - 2))
+
+
+class BatchNorm(Function):
+    """Batch normalisation over every axis but the channel axis 1 (see the module docstring).
+
+    forward(x, [weight, bias], running_mean=, running_var=, training=, momentum=, eps=):
+    `weight` and `bias` are both given or both omitted. In training, the running buffers (arrays
+    or None) are updated IN PLACE with PyTorch's rule: running = (1-momentum)·running +
+    momentum·batch_stat, using the UNBIASED batch variance (m/(m-1)·σ²) for running_var, while the
+    output is normalised with the biased σ². Saves x̂, r = 1/√(σ²+ε) per channel, and γ.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight=None, bias=None, running_mean=None, running_var=None,
+                training=True, momentum=0.1, eps=1e-5):
+        axes = (0,) + tuple(range(2, x.ndim))
+        if training:
+            m = x.size // x.shape[1]
+            mean = x.mean(axis=axes, keepdims=True)
+            xc = x - mean
+            var = (xc * xc).mean(axis=axes, keepdims=True)  # biased: divides by m
+            if running_mean is not None:
+                running_mean *= 1 - momentum
+                running_mean += momentum * mean.reshape(-1)
+            if running_var is not None:
+                running_var *= 1 - momentum
+                running_var += (momentum * m / (m - 1)) * var.reshape(-1)
+        else:
+            xc = x - _per_channel(running_mean, x.ndim)
+            var = _per_channel(running_var, x.ndim)
+        inv_std = 1 / ctx.xp.sqrt(var + eps)
+        x_hat = xc
+        x_hat *= inv_std  # xc is a fresh array: reuse it for x̂ instead of allocating another
+        ctx.save_for_backward(x_hat, inv_std, weight)
+        ctx.training = training
+        if weight is None:
+            return x_hat.copy()  # x̂ is saved for backward and must not alias the output
+        return x_hat * _per_channel(weight, x.ndim) + _per_channel(bias, x.ndim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x_hat, inv_std, weight = ctx.saved_tensors
+        axes = (0,) + tuple(range(2, grad.ndim))
+        d_bias = grad.sum(axis=axes, keepdims=True)
+        d_weight = (grad * x_hat).sum(axis=axes, keepdims=True)
+        scale = inv_std if weight is None else inv_std * _per_channel(weight, grad.ndim)
+        if ctx.training:
+            m = grad.size // grad.shape[1]
+            dx = scale * (grad - d_bias / m - x_hat * (d_weight / m))
+        else:
+            dx = grad * scale
+        if weight is None:
+            return dx
+        return dx, d_weight.reshape(-1), d_bias.reshape(-1)
+
+
+class LayerNorm(Function):
+    """Layer normalisation over the last `n_axes` axes of each sample (see the module docstring).
+
+    forward(x, [weight, bias], n_axes=, eps=): `weight` and `bias` have the normalised shape
+    (x.shape[-n_axes:]) and are both given or both omitted. Saves x̂, r per sample, and γ.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight=None, bias=None, n_axes=1, eps=1e-5):
+        axes = tuple(range(x.ndim - n_axes, x.ndim))
+        mean = x.mean(axis=axes, keepdims=True)
+        x_hat = x - mean
+        var = (x_hat * x_hat).mean(axis=axes, keepdims=True)
+        inv_std = 1 / ctx.xp.sqrt(var + eps)
+        x_hat *= inv_std
+        ctx.save_for_backward(x_hat, inv_std, weight)
+        ctx.axes = axes
+        if weight is None:
+            return x_hat.copy()
+        return x_hat * weight + bias
+
+    @staticmethod
+    def backward(ctx, grad):
+        x_hat, inv_std, weight = ctx.saved_tensors
+        axes = ctx.axes
+        g_hat = grad if weight is None else grad * weight  # ĝ = γ·g, per element here
+        dx = inv_std * (g_hat - g_hat.mean(axis=axes, keepdims=True)
+                        - x_hat * (g_hat * x_hat).mean(axis=axes, keepdims=True))
+        if weight is None:
+            return dx
+        rows = tuple(range(grad.ndim - len(axes)))  # γ and β are shared by every sample
+        return dx, (grad * x_hat).sum(axis=rows), grad.sum(axis=rows)
+
+
+# ================================================================ argument checks
+# Shared by the fused ops' wrappers (nn/functional.py) and the composed ones (nn/reference.py),
+# so both raise the same errors. They take Tensors and look only at shapes.
+
+def check_batch_norm_args(x, running_mean, running_var, weight, bias, training):
+    if x.ndim not in (2, 3, 4):
+        raise ValueError(f"batch_norm expects (N, C), (N, C, L) or (N, C, H, W) input, "
+                         f"got shape {x.shape}")
+    channels = x.shape[1]
+    for name, t in (("running_mean", running_mean), ("running_var", running_var),
+                    ("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (channels,):
+            raise ValueError(f"batch_norm: {name} has shape {tuple(t.shape)}, but the input "
+                             f"{x.shape} has {channels} channels")
+    values_per_channel = int(np.prod(x.shape)) // max(channels, 1)
+    if training and values_per_channel <= 1:
+        raise ValueError("Expected more than 1 value per channel when training, "
+                         f"got input size {x.shape}")
+    if not training and (running_mean is None or running_var is None):
+        raise ValueError("batch_norm in eval mode (training=False) needs running_mean and "
+                         "running_var")
+
+
+def check_layer_norm_args(x, normalized_shape, weight, bias):
+    k = len(normalized_shape)
+    if k == 0 or x.shape[x.ndim - k:] != tuple(normalized_shape) or x.ndim < k:
+        raise ValueError(f"layer_norm: normalized_shape {tuple(normalized_shape)} does not match "
+                         f"the trailing dims of the input {x.shape}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != tuple(normalized_shape):
+            raise ValueError(f"layer_norm: {name} has shape {tuple(t.shape)}, expected "
+                             f"{tuple(normalized_shape)}")

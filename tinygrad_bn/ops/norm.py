@@ -38,6 +38,16 @@ def _per_channel(vector, ndim):
     return vector.reshape((1, -1) + (1,) * (ndim - 2))
 
 
+def _channel_sum(a):
+    """Σ over every axis but the channel axis 1, as a (C,) vector.
+
+    Adding the N samples first is one contiguous elementwise pass; the remaining (C, L) sum is
+    small. NumPy reduces over axes (0, 2, 3) of NCHW in one call about 2x slower.
+    """
+    s = a.sum(axis=0)
+    return s.reshape(s.shape[0], -1).sum(axis=1)
+
+
 class BatchNorm(Function):
     """Batch normalisation over every axis but the channel axis 1 (see the module docstring).
 
@@ -51,45 +61,45 @@ class BatchNorm(Function):
     @staticmethod
     def forward(ctx, x, weight=None, bias=None, running_mean=None, running_var=None,
                 training=True, momentum=0.1, eps=1e-5):
-        axes = (0,) + tuple(range(2, x.ndim))
+        m = x.size // x.shape[1]  # values per channel
         if training:
-            m = x.size // x.shape[1]
-            mean = x.mean(axis=axes, keepdims=True)
-            xc = x - mean
-            var = (xc * xc).mean(axis=axes, keepdims=True)  # biased: divides by m
+            mean = _channel_sum(x) / m
+            x_hat = x - _per_channel(mean, x.ndim)
+            var = _channel_sum(x_hat * x_hat) / m  # biased: divides by m
             if running_mean is not None:
                 running_mean *= 1 - momentum
-                running_mean += momentum * mean.reshape(-1)
+                running_mean += momentum * mean
             if running_var is not None:
                 running_var *= 1 - momentum
-                running_var += (momentum * m / (m - 1)) * var.reshape(-1)
+                running_var += (momentum * m / (m - 1)) * var
         else:
-            xc = x - _per_channel(running_mean, x.ndim)
-            var = _per_channel(running_var, x.ndim)
+            x_hat = x - _per_channel(running_mean, x.ndim)
+            var = running_var
         inv_std = 1 / ctx.xp.sqrt(var + eps)
-        x_hat = xc
-        x_hat *= inv_std  # xc is a fresh array: reuse it for x̂ instead of allocating another
+        x_hat *= _per_channel(inv_std, x.ndim)  # x - μ was a fresh array: turn it into x̂ in place
         ctx.save_for_backward(x_hat, inv_std, weight)
         ctx.training = training
         if weight is None:
             return x_hat.copy()  # x̂ is saved for backward and must not alias the output
-        return x_hat * _per_channel(weight, x.ndim) + _per_channel(bias, x.ndim)
+        y = x_hat * _per_channel(weight, x.ndim)
+        y += _per_channel(bias, x.ndim)
+        return y
 
     @staticmethod
     def backward(ctx, grad):
         x_hat, inv_std, weight = ctx.saved_tensors
-        axes = (0,) + tuple(range(2, grad.ndim))
-        d_bias = grad.sum(axis=axes, keepdims=True)
-        d_weight = (grad * x_hat).sum(axis=axes, keepdims=True)
-        scale = inv_std if weight is None else inv_std * _per_channel(weight, grad.ndim)
+        m = grad.size // grad.shape[1]
+        d_bias = _channel_sum(grad)
+        d_weight = _channel_sum(grad * x_hat)
+        a = inv_std if weight is None else inv_std * weight  # γ·r per channel
+        # dx = γ·r·(g − dβ/m − x̂·dγ/m), as  g·a + x̂·b + c  with per-channel a, b, c
+        dx = grad * _per_channel(a, grad.ndim)
         if ctx.training:
-            m = grad.size // grad.shape[1]
-            dx = scale * (grad - d_bias / m - x_hat * (d_weight / m))
-        else:
-            dx = grad * scale
+            dx += x_hat * _per_channel(-a * d_weight / m, grad.ndim)
+            dx += _per_channel(-a * d_bias / m, grad.ndim)
         if weight is None:
             return dx
-        return dx, d_weight.reshape(-1), d_bias.reshape(-1)
+        return dx, d_weight, d_bias
 
 
 class LayerNorm(Function):

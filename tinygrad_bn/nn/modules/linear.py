@@ -1,0 +1,73 @@
+"""Linear (fully connected) layer, and Identity."""
+from __future__ import annotations
+
+import math
+
+from ...tensor import empty
+from .. import functional as F
+from .. import init
+from ..parameter import Parameter
+from .module import Module
+
+
+def _check_size(value, name: str, cls: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(f"{cls}: {name} must be a positive int, got {value!r}")
+    return value
+
+
+class Identity(Module):
+    """Returns its input unchanged (a placeholder, e.g. to remove a layer from a model)."""
+
+    def forward(self, x):
+        return x
+
+
+class Linear(Module):
+    r"""Applies an affine map to the last dimension: ``y = x Wᵀ + b``.
+
+    Args:
+        in_features (int): size of each input sample.
+        out_features (int): size of each output sample.
+        bias (bool, optional): learn an additive bias (default: True).
+
+    Attributes:
+        weight (Parameter): shape (out_features, in_features), initialised like PyTorch:
+            kaiming_uniform_(a=√5), i.e. U(-1/√in_features, 1/√in_features).
+        bias (Parameter or None): shape (out_features,), U(-1/√in_features, 1/√in_features).
+
+    Shape:
+        - Input: (*, in_features), any number of leading dimensions.
+        - Output: (*, out_features).
+
+    Example:
+        >>> layer = Linear(20, 30)
+        >>> layer(tg.randn(128, 20)).shape
+        (128, 30)
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True):
+        super().__init__()
+        self.in_features = _check_size(in_features, "in_features", "Linear")
+        self.out_features = _check_size(out_features, "out_features", "Linear")
+        self.weight = Parameter(empty(out_features, in_features))
+        if bias:
+            self.bias = Parameter(empty(out_features))
+        else:
+            self.register_parameter("bias", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """PyTorch's default initialisation (see the class docstring)."""
+        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        if self.bias is not None:
+            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
+            bound = 1 / math.sqrt(fan_in)
+            init.uniform_(self.bias, -bound, bound)
+
+    def forward(self, x):
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")

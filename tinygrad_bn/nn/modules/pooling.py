@@ -1,0 +1,56 @@
+"""2-D max and average pooling layers."""
+from __future__ import annotations
+
+from .. import functional as F
+from .module import Module
+
+
+class _Pool2d(Module):
+    """What the two pools share: the window hyper-parameters and their repr."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size = kernel_size
+        self.stride = stride if stride is not None else kernel_size  # PyTorch's default
+        self.padding = padding
+
+    def extra_repr(self) -> str:
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
+
+
+class MaxPool2d(_Pool2d):
+    r"""The maximum over each kH×kW window of each channel.
+
+    .. math:: out(n, c, h, w) = \max_{i < kH,\, j < kW} input(n, c, s_0 h + i, s_1 w + j)
+
+    Args:
+        kernel_size (int or tuple): the window (kH, kW).
+        stride (int or tuple, optional): step between windows (default: kernel_size).
+        padding (int or tuple, optional): implicit -inf padding on both sides (default: 0).
+
+    Shape:
+        - Input: (N, C, H, W)
+        - Output: (N, C, H_out, W_out), H_out = ⌊(H + 2·padding − kH) / stride⌋ + 1.
+    """
+
+    def forward(self, x):
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+
+class AvgPool2d(_Pool2d):
+    r"""The mean over each kH×kW window of each channel.
+
+    Padding zeros count in the mean (PyTorch's default ``count_include_pad=True``).
+
+    Args:
+        kernel_size (int or tuple): the window (kH, kW).
+        stride (int or tuple, optional): step between windows (default: kernel_size).
+        padding (int or tuple, optional): implicit zero padding on both sides (default: 0).
+
+    Shape:
+        - Input: (N, C, H, W)
+        - Output: (N, C, H_out, W_out), H_out = ⌊(H + 2·padding − kH) / stride⌋ + 1.
+    """
+
+    def forward(self, x):
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)

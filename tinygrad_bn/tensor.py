@@ -29,16 +29,17 @@ def _to_array(data, dtype, device):
     Python floats (and lists of them) -> float32, Python ints -> int64, NumPy arrays keep theirs."""
     if isinstance(data, Tensor):
         arr = data.data.copy()
-    elif backend.is_array(data):
-        arr = data.copy()
+    elif backend.is_array(data) or isinstance(data, np.generic):  # NumPy scalars keep theirs too
+        arr = np.array(data) if isinstance(data, np.generic) else data.copy()
     else:
         arr = np.array(data)
         if arr.dtype == np.float64 and dtype is None:  # Python floats: float32, like torch
             arr = arr.astype(np.float32)
-    if arr.dtype.kind not in _SUPPORTED_KINDS:
-        raise TypeError(f"unsupported dtype {arr.dtype} (tensors hold bool, int or float data)")
-    if dtype is not None:
+    if dtype is not None and dtype.kind in _SUPPORTED_KINDS:
         arr = arr.astype(dtype, copy=False)
+    if arr.dtype.kind not in _SUPPORTED_KINDS or (dtype is not None and dtype != arr.dtype):
+        raise TypeError(f"unsupported dtype {dtype or arr.dtype} "
+                        "(tensors hold bool, int or float data)")
     if device is None:
         device = backend.device_of(arr)
     return backend.to_device(arr, device)
@@ -74,6 +75,8 @@ class Tensor:
     @classmethod
     def _wrap(cls, array, ctx=None, requires_grad=False):
         """A Tensor around an existing backend array, no copy, no checks (the ops' fast path)."""
+        if isinstance(array, np.generic):  # NumPy reductions return scalars; .data is an ndarray
+            array = np.asarray(array)
         t = cls.__new__(cls)
         t.data, t.grad, t._ctx = array, None, ctx
         t.requires_grad = ctx is not None or requires_grad
@@ -216,8 +219,10 @@ class Tensor:
         if isinstance(other, Tensor):
             return other
         if isinstance(other, numbers.Number):
-            if self.dtype.kind == "f" or isinstance(other, (bool, numbers.Integral)):
+            if self.dtype.kind == "f" or isinstance(other, (bool, np.bool_)):
                 dtype = self.dtype
+            elif isinstance(other, numbers.Integral):  # bool_tensor + 2 is int64, as in torch
+                dtype = self.dtype if self.dtype.kind in "iu" else np.int64
             else:
                 dtype = np.float32
             return Tensor._wrap(self._xp.asarray(other, dtype=dtype))
@@ -296,6 +301,11 @@ class Tensor:
         k_b = b[0] if len(b) == 1 else b[-2]
         if k_a != k_b:
             raise ValueError(f"matmul: shapes {a} and {b} do not match ({k_a} != {k_b})")
+        try:
+            np.broadcast_shapes(a[:-2], b[:-2])
+        except ValueError:
+            raise ValueError(f"matmul: the batch dims of shapes {a} and {b} cannot be broadcast "
+                             "together") from None
         return M.MatMul.apply(self, other)
 
     # ------------------------------------------------------------ comparisons (no gradient)
@@ -374,8 +384,9 @@ class Tensor:
         axes = normalize_dims(dim, self.ndim)
         count = int(np.prod([self.shape[a] for a in axes]))
         centred = self - self.mean(axes, keepdim=True)
-        return (centred * centred).sum(axes, keepdim) * (1.0 / max(count - correction, 0))
-        # var = Σ(x - mean)² / (n - correction); n <= correction gives inf/nan, as in torch
+        scale = 1.0 / (count - correction) if count > correction else float("inf")
+        return (centred * centred).sum(axes, keepdim) * scale
+        # var = Σ(x - mean)² / (n - correction); n <= correction gives nan (0·inf), as in torch
 
     def std(self, dim=None, keepdim: bool = False, correction: int = 1):
         return self.var(dim, keepdim, correction).sqrt()  # std = √var
@@ -396,9 +407,7 @@ class Tensor:
     def reshape(self, *shape):
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
         new_shape = _resolve_shape(tuple(shape), self.shape)
-        if new_shape == self.shape:
-            return self
-        return V.Reshape.apply(self, shape=new_shape)
+        return V.Reshape.apply(self, shape=new_shape)  # a new tensor even when the shape is the same
 
     view = reshape
 
@@ -410,6 +419,8 @@ class Tensor:
 
     def permute(self, *dims):
         dims = dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims
+        if len(dims) != self.ndim or any(not -self.ndim <= d < self.ndim for d in dims):
+            raise ValueError(f"permute: {dims} is not an ordering of the {self.ndim} dims")
         dims = tuple(d % self.ndim for d in dims)
         if sorted(dims) != list(range(self.ndim)):
             raise ValueError(f"permute: {dims} is not an ordering of the {self.ndim} dims")
@@ -421,6 +432,8 @@ class Tensor:
         return self.permute(*dims)
 
     def unsqueeze(self, dim: int):
+        if not -self.ndim - 1 <= dim <= self.ndim:
+            raise IndexError(f"unsqueeze: dim {dim} is out of range for a tensor of {self.ndim} dims")
         dim = dim % (self.ndim + 1)
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
@@ -431,20 +444,23 @@ class Tensor:
     def expand(self, *shape):
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
         lead = len(shape) - self.ndim
-        target = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
-        try:
-            np.broadcast_shapes(self.shape, target)
-            assert lead >= 0
-        except (ValueError, AssertionError):
-            raise ValueError(f"expand: cannot expand shape {self.shape} to {tuple(shape)}") from None
+        target = tuple(self.shape[i - lead] if n == -1 and i >= lead else n
+                       for i, n in enumerate(shape))
+        try:  # each old dim must equal its new size or be 1; new leading dims may not be -1
+            ok = lead >= 0 and min(target, default=0) >= 0 and \
+                np.broadcast_shapes(self.shape, target) == target
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(f"expand: cannot expand shape {self.shape} to {tuple(shape)}")
         return V.Expand.apply(self, shape=target)
 
     def __getitem__(self, index):
         def unwrap(i):
+            if isinstance(i, list):  # x[[0, 2]] is integer-array indexing, as in NumPy/torch
+                return self._xp.asarray(i)
             return i.data if isinstance(i, Tensor) else i
         index = tuple(unwrap(i) for i in index) if isinstance(index, tuple) else unwrap(index)
-        if isinstance(index, list):  # x[[0, 2]] is integer-array indexing, as in NumPy/torch
-            index = self._xp.asarray(index)
         return V.GetItem.apply(self, index=index)
 
     # ------------------------------------------------------------ layer-style shortcuts

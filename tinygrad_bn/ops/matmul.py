@@ -23,10 +23,10 @@ class MatMul(Function):
         a2 = a.reshape(1, -1) if a.ndim == 1 else a
         b2 = b.reshape(-1, 1) if b.ndim == 1 else b
         g = grad
+        if b.ndim == 1:  # restore B's column axis first: for 1-D @ 1-D, grad is 0-d
+            g = g[..., None]
         if a.ndim == 1:
             g = g[..., None, :]
-        if b.ndim == 1:
-            g = g[..., None]
         ga = gb = None
         if ctx.needs_input_grad[0]:
             ga = unbroadcast(g @ b2.swapaxes(-1, -2), a2.shape).reshape(a.shape)

@@ -1,0 +1,499 @@
+"""tinygrad_bn.data: IDX reading, the data sets' file lookup and download, and the DataLoader.
+
+No test touches the network or runs apt-get: the `isolated` fixture (autouse) points HOME, the
+system folder and $TINYGRAD_BN_DATA at temporary folders and replaces the two seams through
+which files are fetched (`fetch._download_url`, `fetch._run`) by stubs that fail. Tests that
+exercise a download install their own fakes, serving small IDX files written here.
+"""
+import gzip
+import hashlib
+import json
+import struct
+
+import numpy as np
+import pytest
+
+import tinygrad_bn as tg
+from tinygrad_bn import backend
+from tinygrad_bn.data import MNIST, DataLoader, DatasetError, FashionMNIST, fetch, read_idx
+from tinygrad_bn.data.idx import IMAGES_MAGIC, LABELS_MAGIC
+
+ALL_FILES = fetch.TRAIN_FILES + fetch.TEST_FILES
+
+
+# ---------------------------------------------------------------- helpers
+def idx_bytes(array, magic=None) -> bytes:
+    """An IDX file's bytes: magic (type code + ndim), big-endian dims, big-endian data."""
+    array = np.asarray(array)
+    codes = {np.dtype(np.uint8): 0x08, np.dtype(np.int32): 0x0C, np.dtype(np.float32): 0x0D}
+    magic = (codes[array.dtype] << 8 | array.ndim) if magic is None else magic
+    header = struct.pack(f">I{array.ndim}I", magic, *array.shape)
+    return header + array.astype(array.dtype.newbyteorder(">")).tobytes()
+
+
+def write_idx(path, array, magic=None, compress=True):
+    data = idx_bytes(array, magic)
+    path.write_bytes(gzip.compress(data, mtime=0) if compress else data)
+    return path
+
+
+def make_split(folder, n=12, train=True, seed=0, size=(28, 28)):
+    """Write one split's image and label files into `folder`; return (images, labels)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    r = np.random.default_rng(seed)
+    images = r.integers(0, 256, size=(n, *size), dtype=np.uint8)
+    labels = r.integers(0, 10, size=n, dtype=np.uint8)
+    image_file, label_file = fetch.TRAIN_FILES if train else fetch.TEST_FILES
+    write_idx(folder / image_file, images)
+    write_idx(folder / label_file, labels)
+    return images, labels
+
+
+def make_all(folder, seed=0):
+    """All four files (train 12 images, test 5); returns {filename: gz bytes}."""
+    make_split(folder, 12, train=True, seed=seed)
+    make_split(folder, 5, train=False, seed=seed + 1)
+    return {f: (folder / f).read_bytes() for f in ALL_FILES}
+
+
+def trust(monkeypatch, name, files):
+    """Make `files` ({filename: gz bytes}) the 'official' files of data set `name`."""
+    md5 = {f: (hashlib.md5(b).hexdigest(), hashlib.md5(gzip.decompress(b)).hexdigest())
+           for f, b in files.items()}
+    monkeypatch.setitem(fetch.SOURCES, name, fetch.Source(
+        mirrors=("http://mirror.invalid/a/", "http://mirror.invalid/b/"), md5=md5,
+        debian_package=fetch.SOURCES[name].debian_package, debian_dir=fetch.SOURCES[name].debian_dir))
+
+
+def serve(monkeypatch, files_by_url):
+    """Replace the URL download by one that writes `files_by_url[url]` (or fails with OSError)."""
+    requested = []
+
+    def fake_download(url, target, timeout=None):
+        requested.append(url)
+        if url not in files_by_url:
+            raise OSError(f"no route to {url}")
+        target.write(files_by_url[url][:100])  # written in two parts, like a real stream
+        target.write(files_by_url[url][100:])
+
+    monkeypatch.setattr(fetch, "_download_url", fake_download)
+    return requested
+
+
+def leftovers(folder):
+    return sorted(p.name for p in folder.rglob("*")) if folder.exists() else []
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """No real HOME, system folder, $TINYGRAD_BN_DATA, network or apt-get in any test."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv(fetch.ENV_VAR, raising=False)
+    monkeypatch.setattr(fetch, "SYSTEM_DIR", tmp_path / "system")
+
+    def no_network(url, target, timeout=None):
+        raise OSError("network disabled in tests")
+
+    def no_subprocess(cmd, cwd=None):
+        raise fetch.FetchError(f"subprocesses disabled in tests: {cmd}")
+
+    monkeypatch.setattr(fetch, "_download_url", no_network)
+    monkeypatch.setattr(fetch, "_run", no_subprocess)
+    return home
+
+
+# ---------------------------------------------------------------- IDX files
+def test_read_idx_gz_and_plain(tmp_path):
+    images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    out = read_idx(write_idx(tmp_path / "a.gz", images), magic=IMAGES_MAGIC)
+    assert out.dtype == np.uint8 and out.shape == (2, 3, 4)
+    np.testing.assert_array_equal(out, images)
+    labels = np.array([3, 1, 4], dtype=np.uint8)
+    np.testing.assert_array_equal(read_idx(write_idx(tmp_path / "b", labels, compress=False),
+                                           magic=LABELS_MAGIC), labels)
+
+
+def test_read_idx_multibyte_types_are_big_endian(tmp_path):
+    ints = np.array([[1, -2], [70000, 3]], dtype=np.int32)
+    out = read_idx(write_idx(tmp_path / "i.gz", ints))
+    assert out.dtype == np.int32 and out.dtype.isnative
+    np.testing.assert_array_equal(out, ints)
+
+
+def _gz(data):
+    return gzip.compress(data, mtime=0)
+
+
+GOOD_IMAGES = np.zeros((3, 28, 28), np.uint8)
+CORRUPT_IMAGE_FILES = {  # id: (bytes of the image file, words the error must contain)
+    "wrong magic": (_gz(idx_bytes(np.zeros(3, np.uint8))), "wrong magic number 0x00000801"),
+    "not idx": (_gz(b"PK\x03\x04 this is a zip file, not idx"), "magic"),
+    "truncated gzip": (_gz(idx_bytes(GOOD_IMAGES))[:-40], "truncated gzip"),
+    "garbage gzip": (b"\x1f\x8b" + b"\xff" * 64, "corrupt or truncated gzip"),
+    "truncated data": (_gz(idx_bytes(GOOD_IMAGES)[:-28]), "data truncated"),
+    "trailing bytes": (_gz(idx_bytes(GOOD_IMAGES) + b"\x00"), "trailing bytes"),
+    "short header": (_gz(b"\x00\x00\x08\x03\x00\x00"), "header cut short"),
+    "empty": (b"", "too short"),
+    "wrong dimensions": (_gz(idx_bytes(np.zeros((3, 27, 28), np.uint8))),
+                         "wrong dimensions: images are 27x28"),
+}
+
+
+@pytest.mark.parametrize("case", list(CORRUPT_IMAGE_FILES))
+def test_corrupt_image_file_raises_naming_it(tmp_path, case):
+    data, words = CORRUPT_IMAGE_FILES[case]
+    make_split(tmp_path, n=3)
+    bad = tmp_path / fetch.TRAIN_FILES[0]
+    bad.write_bytes(data)
+    with pytest.raises(DatasetError) as info:
+        FashionMNIST(tmp_path, download=False)
+    assert isinstance(info.value, ValueError)
+    assert str(bad) in str(info.value) and words in str(info.value), str(info.value)
+
+
+def test_label_file_with_image_magic_raises(tmp_path):
+    make_split(tmp_path, n=3)
+    bad = write_idx(tmp_path / fetch.TRAIN_FILES[1], np.zeros((3, 1, 1), np.uint8))
+    with pytest.raises(DatasetError, match="wrong magic number 0x00000803, expected 0x00000801") as info:
+        MNIST(tmp_path, download=False)
+    assert str(bad) in str(info.value)
+
+
+def test_count_mismatch_names_both_files(tmp_path):
+    make_split(tmp_path, n=4)
+    write_idx(tmp_path / fetch.TRAIN_FILES[1], np.zeros(5, np.uint8))
+    with pytest.raises(DatasetError, match="holds 4 images but .* holds 5 labels") as info:
+        FashionMNIST(tmp_path, download=False)
+    assert all(str(tmp_path / f) in str(info.value) for f in fetch.TRAIN_FILES)
+
+
+def test_label_out_of_range(tmp_path):
+    make_split(tmp_path, n=4)
+    write_idx(tmp_path / fetch.TRAIN_FILES[1], np.array([0, 1, 10, 2], np.uint8))
+    with pytest.raises(DatasetError, match="label 10 out of range"):
+        FashionMNIST(tmp_path, download=False)
+
+
+# ---------------------------------------------------------------- data sets and lookup
+def test_dataset_reads_both_splits(tmp_path):
+    train_images, train_labels = make_split(tmp_path, n=12, train=True, seed=1)
+    test_images, test_labels = make_split(tmp_path, n=5, train=False, seed=2)
+    train, test = FashionMNIST(tmp_path, download=False), FashionMNIST(tmp_path, train=False, download=False)
+    assert len(train) == 12 and len(test) == 5
+    assert train.images.dtype == np.uint8 and train.images.shape == (12, 28, 28)
+    assert train.labels.dtype == np.uint8 and train.labels.shape == (12,)
+    np.testing.assert_array_equal(train.images, train_images)
+    np.testing.assert_array_equal(test.labels, test_labels)
+    image, label = test[3]
+    np.testing.assert_array_equal(image, test_images[3])
+    assert image.shape == (28, 28) and label == test_labels[3]
+    assert len(FashionMNIST.classes) == 10 and FashionMNIST.classes[9] == "Ankle boot"
+    assert len(MNIST.classes) == 10 and train.folder == tmp_path
+    assert "split='train'" in repr(train) and "n=12" in repr(train)
+
+
+def test_lookup_order_root_env_cache_system(tmp_path, monkeypatch, isolated):
+    where = {k: tmp_path / k for k in ("root", "env", "system")}
+    where["cache"] = isolated / ".cache" / "tinygrad_bn" / "fashion-mnist"
+    make_split(where["system"] / "fashion-mnist", seed=4)
+    make_split(where["cache"], seed=3)
+    make_split(where["env"], seed=2)
+    make_split(where["root"], seed=1)
+    monkeypatch.setenv(fetch.ENV_VAR, str(where["env"]))
+    assert FashionMNIST(where["root"], download=False).folder == where["root"]   # root first
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert FashionMNIST(empty, download=False).folder == where["env"]           # then the env var
+    monkeypatch.setenv(fetch.ENV_VAR, str(empty))
+    ds = FashionMNIST(empty, download=False)                                    # then ~/.cache
+    assert ds.folder == where["cache"]
+    np.testing.assert_array_equal(ds.images, make_split(tmp_path / "again", seed=3)[0])
+    for f in fetch.TRAIN_FILES:
+        (where["cache"] / f).unlink()
+    assert FashionMNIST(download=False).folder == where["system"] / "fashion-mnist"  # then /usr/share
+
+
+def test_lookup_uses_name_subfolder_and_keeps_datasets_apart(tmp_path, monkeypatch):
+    make_split(tmp_path / "mnist", seed=1)
+    make_split(tmp_path / "fashion-mnist", seed=2)
+    monkeypatch.setenv(fetch.ENV_VAR, str(tmp_path))
+    assert MNIST(download=False).folder == tmp_path / "mnist"
+    assert FashionMNIST(download=False).folder == tmp_path / "fashion-mnist"
+
+
+def test_split_needs_only_its_own_files(tmp_path):
+    make_split(tmp_path, train=False)
+    assert len(MNIST(tmp_path, train=False, download=False)) == 12
+    with pytest.raises(DatasetError, match="not found"):
+        MNIST(tmp_path, train=True, download=False)
+
+
+def test_not_found_without_download_lists_where_it_looked(tmp_path, monkeypatch, isolated):
+    monkeypatch.setenv(fetch.ENV_VAR, str(tmp_path / "env"))
+    with pytest.raises(DatasetError) as info:
+        FashionMNIST(tmp_path / "root", download=False)
+    message = str(info.value)
+    for place in (tmp_path / "root", tmp_path / "env", tmp_path / "env" / "fashion-mnist",
+                  isolated / ".cache" / "tinygrad_bn" / "fashion-mnist",
+                  tmp_path / "system" / "fashion-mnist"):
+        assert str(place) in message
+    assert "train-images-idx3-ubyte.gz" in message and "download=True" in message
+    assert leftovers(isolated) == []  # looking creates nothing
+
+
+# ---------------------------------------------------------------- download
+def test_download_fetches_verifies_and_caches(tmp_path, monkeypatch, isolated):
+    files = make_all(tmp_path / "official")
+    trust(monkeypatch, "fashion-mnist", files)
+    # first mirror down, second up: every file falls over to the second mirror
+    requested = serve(monkeypatch, {"http://mirror.invalid/b/" + f: b for f, b in files.items()})
+    train = FashionMNIST()                      # downloads only the two training files
+    cache = isolated / ".cache" / "tinygrad_bn" / "fashion-mnist"
+    assert train.folder == cache and len(train) == 12
+    assert leftovers(cache) == sorted(fetch.TRAIN_FILES)    # no .part files left behind
+    assert requested == [m + f for f in fetch.TRAIN_FILES for m in ("http://mirror.invalid/a/",
+                                                                     "http://mirror.invalid/b/")]
+    requested.clear()
+    FashionMNIST()                              # found in the cache now: no download
+    assert requested == []
+
+
+def test_download_into_root(tmp_path, monkeypatch):
+    files = make_all(tmp_path / "official")
+    trust(monkeypatch, "mnist", files)
+    serve(monkeypatch, {m + f: b for f, b in files.items() for m in fetch.SOURCES["mnist"].mirrors})
+    test = MNIST(tmp_path / "mine", train=False)
+    assert test.folder == tmp_path / "mine" and len(test) == 5
+
+
+def test_checksum_mismatch_leaves_nothing(tmp_path, monkeypatch, isolated):
+    files = make_all(tmp_path / "official")
+    trust(monkeypatch, "fashion-mnist", files)
+    tampered = dict(files)
+    tampered[fetch.TRAIN_FILES[0]] = _gz(idx_bytes(np.ones((12, 28, 28), np.uint8)))
+    serve(monkeypatch, {"http://mirror.invalid/a/" + f: b for f, b in tampered.items()})
+    with pytest.raises(DatasetError, match="checksum mismatch") as info:
+        FashionMNIST()
+    cache = isolated / ".cache" / "tinygrad_bn" / "fashion-mnist"
+    assert "http://mirror.invalid/a/" + fetch.TRAIN_FILES[0] in str(info.value)
+    assert "Debian package" in str(info.value)  # the fallback was tried too (and failed here)
+    assert leftovers(cache) == []
+
+
+def test_verify_accepts_a_recompressed_copy(tmp_path, monkeypatch):
+    files = make_all(tmp_path / "official")
+    trust(monkeypatch, "fashion-mnist", files)
+    name = fetch.TEST_FILES[1]
+    repacked = tmp_path / name
+    repacked.write_bytes(gzip.compress(gzip.decompress(files[name]), compresslevel=1, mtime=12345))
+    assert repacked.read_bytes() != files[name]
+    fetch.verify(repacked, "fashion-mnist")     # same content, other gzip bytes: accepted
+    repacked.write_bytes(_gz(b"\x00\x00\x08\x01\x00\x00\x00\x00"))
+    with pytest.raises(DatasetError, match="checksum mismatch"):
+        fetch.verify(repacked, "fashion-mnist")
+
+
+def test_real_checksums_are_well_formed():
+    for source in fetch.SOURCES.values():
+        assert sorted(source.md5) == sorted(ALL_FILES)
+        for pair in source.md5.values():
+            assert all(len(h) == 32 and int(h, 16) >= 0 for h in pair)
+    assert fetch.SOURCES["fashion-mnist"].debian_dir == "usr/share/datasets/fashion-mnist"
+
+
+def fake_apt(tmp_path, files, monkeypatch, lists_empty=True):
+    """Stand-ins for apt-get and dpkg-deb: the .deb 'contains' `files` under debian_dir."""
+    commands = []
+    state = {"updated": not lists_empty}
+
+    class Done:
+        def __init__(self, returncode=0, stderr=""):
+            self.returncode, self.stderr, self.stdout = returncode, stderr, ""
+
+    def run(cmd, cwd=None):
+        commands.append(" ".join(cmd[:2]))
+        if cmd[:2] == ["apt-get", "update"]:
+            state["updated"] = True
+            return Done()
+        if cmd[:2] == ["apt-get", "download"]:
+            if not state["updated"]:
+                return Done(100, "E: Unable to locate package dataset-fashion-mnist")
+            (tmp_path.joinpath(cwd) / "dataset-fashion-mnist_1.0_all.deb").write_bytes(b"!<arch>")
+            return Done()
+        if cmd[:2] == ["dpkg-deb", "-x"]:
+            target = tmp_path.joinpath(cmd[3]) / "usr/share/datasets/fashion-mnist"
+            target.mkdir(parents=True)
+            for f, b in files.items():
+                (target / f).write_bytes(b)
+            return Done()
+        raise AssertionError(f"unexpected command {cmd}")
+
+    monkeypatch.setattr(fetch, "_run", run)
+    monkeypatch.setattr(fetch.shutil, "which", lambda program: "/usr/bin/" + program)
+    monkeypatch.setattr(fetch.os, "geteuid", lambda: 0, raising=False)
+    return commands
+
+
+def test_debian_fallback_updates_lists_once_and_installs(tmp_path, monkeypatch, isolated, capsys):
+    files = make_all(tmp_path / "official")
+    trust(monkeypatch, "fashion-mnist", files)
+    commands = fake_apt(tmp_path, files, monkeypatch)          # the URLs fail (isolated)
+    folder = fetch.download("fashion-mnist")
+    cache = isolated / ".cache" / "tinygrad_bn" / "fashion-mnist"
+    assert folder == cache and leftovers(cache) == sorted(ALL_FILES)  # work folder removed
+    assert commands == ["apt-get download", "apt-get update", "apt-get download", "dpkg-deb -x"]
+    assert len(FashionMNIST(train=False, download=False)) == 5
+    assert "apt-get update" in capsys.readouterr().err           # a person sees what happens
+
+
+def test_debian_fallback_rejects_bad_files(tmp_path, monkeypatch, isolated):
+    files = make_all(tmp_path / "official")
+    trust(monkeypatch, "fashion-mnist", files)
+    bad = dict(files)
+    bad[fetch.TEST_FILES[0]] = files[fetch.TRAIN_FILES[0]]
+    fake_apt(tmp_path, bad, monkeypatch, lists_empty=False)
+    with pytest.raises(DatasetError, match="checksum mismatch"):
+        fetch.download("fashion-mnist", files=fetch.TEST_FILES)
+    assert leftovers(isolated / ".cache" / "tinygrad_bn" / "fashion-mnist") == []
+
+
+def test_urls_first_then_no_debian(tmp_path, monkeypatch):
+    files = make_all(tmp_path / "official")
+    trust(monkeypatch, "fashion-mnist", files)
+    serve(monkeypatch, {"http://mirror.invalid/a/" + f: b for f, b in files.items()})
+    commands = fake_apt(tmp_path, files, monkeypatch)
+    fetch.download("fashion-mnist")
+    assert commands == []
+
+
+def test_cli_prints_folder(tmp_path, monkeypatch, capsys, isolated):
+    files = make_all(isolated / ".cache" / "tinygrad_bn" / "fashion-mnist")
+    trust(monkeypatch, "fashion-mnist", files)
+    assert fetch.main(["fashion-mnist"]) == 0
+    out = capsys.readouterr()
+    assert out.out.strip() == str(isolated / ".cache" / "tinygrad_bn" / "fashion-mnist")
+    assert "verified" in out.err
+    assert fetch.main(["mnist"]) == 1                      # nothing anywhere, no route works
+    assert "could not fetch mnist" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- DataLoader
+def pixels(n, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+
+
+def test_loader_batches_shapes_dtypes_scaling(tmp_path, device):
+    images, labels = make_split(tmp_path, n=10)
+    loader = DataLoader(FashionMNIST(tmp_path, download=False), batch_size=4, device=device)
+    assert len(loader) == 3
+    batches = list(loader)
+    assert [x.shape for x, _ in batches] == [(4, 1, 28, 28), (4, 1, 28, 28), (2, 1, 28, 28)]
+    x, y = batches[0]
+    assert x.dtype == np.float32 and y.dtype == np.int64 and x.device == device == y.device
+    np.testing.assert_array_equal(x.numpy(), images[:4, None].astype(np.float32) / np.float32(255))
+    np.testing.assert_array_equal(np.concatenate([y.numpy() for _, y in batches]), labels)
+    assert 0.0 <= float(x.numpy().min()) and float(x.numpy().max()) <= 1.0
+
+
+def test_loader_drop_last():
+    data = (pixels(10), np.arange(10))
+    assert len(DataLoader(data, 4, drop_last=True)) == 2
+    assert [y.shape for _, y in DataLoader(data, 4, drop_last=True)] == [(4,), (4,)]
+    assert len(DataLoader(data, 5, drop_last=True)) == len(DataLoader(data, 5)) == 2
+    assert len(DataLoader(data, 11)) == 1 and len(DataLoader(data, 11, drop_last=True)) == 0
+
+
+def epoch_order(loader):
+    return np.concatenate([y.numpy() for _, y in loader])
+
+
+def test_shuffle_visits_every_index_once_per_epoch(device):
+    loader = DataLoader((pixels(23), np.arange(23)), 5, shuffle=True, seed=0, device=device)
+    first, second = epoch_order(loader), epoch_order(loader)
+    np.testing.assert_array_equal(np.sort(first), np.arange(23))
+    np.testing.assert_array_equal(np.sort(second), np.arange(23))
+    assert not np.array_equal(first, second) and not np.array_equal(first, np.arange(23))
+    x, y = next(iter(loader))                 # images travel with their labels
+    np.testing.assert_array_equal(x.numpy(), pixels(23)[y.numpy(), None] / np.float32(255))
+
+
+def test_shuffle_same_seed_same_order():
+    data = (pixels(30), np.arange(30))
+    a, b, c = (DataLoader(data, 7, shuffle=True, seed=s) for s in (1, 1, 2))
+    for _ in range(2):
+        order_a = epoch_order(a)
+        np.testing.assert_array_equal(order_a, epoch_order(b))
+        assert not np.array_equal(order_a, epoch_order(c))
+
+
+def test_state_dict_restore_reproduces_shuffling():
+    data = (pixels(30), np.arange(30))
+    loader = DataLoader(data, 8, shuffle=True, seed=0)
+    epoch_order(loader)
+    state = json.loads(json.dumps(loader.state_dict()))  # a checkpoint may store it as JSON
+    expected = [epoch_order(loader) for _ in range(2)]
+    resumed = DataLoader(data, 8, shuffle=True, seed=99)
+    resumed.load_state_dict(state)
+    for order in expected:
+        np.testing.assert_array_equal(epoch_order(resumed), order)
+    with pytest.raises(ValueError, match="generator"):
+        resumed.load_state_dict({"seed": 0})
+
+
+def test_seed_none_follows_manual_seed():
+    data = (pixels(30), np.arange(30))
+    tg.manual_seed(5)
+    first = epoch_order(DataLoader(data, 8, shuffle=True))
+    tg.manual_seed(5)
+    np.testing.assert_array_equal(epoch_order(DataLoader(data, 8, shuffle=True)), first)
+
+
+def test_unshuffled_batches_are_views_of_one_converted_array():
+    loader = DataLoader((pixels(9), np.arange(9)), 4)
+    assert loader.images.shape == (9, 1, 28, 28) and loader.images.dtype == np.float32
+    x, _ = next(iter(loader))
+    assert np.shares_memory(x.data, loader.images)
+
+
+def test_loader_accepts_generic_datasets():
+    class Custom:
+        images = np.full((6, 3, 4, 4), 0.5, np.float64)   # float: cast, not scaled; 4-D kept
+        labels = np.arange(6, dtype=np.uint8)
+
+    x, y = next(iter(DataLoader(Custom(), 6)))
+    assert x.shape == (6, 3, 4, 4) and x.dtype == np.float32 and float(x.numpy().max()) == 0.5
+    assert y.dtype == np.int64
+    x, y = next(iter(DataLoader(([[[0, 255]]], [1]), 1)))  # nested lists work too
+    np.testing.assert_array_equal(x.numpy(), [[[[0, 255]]]])  # ints other than uint8: not scaled
+    x, _ = next(iter(DataLoader((np.array([[[0, 255]]], np.uint8), [1]), 1)))
+    np.testing.assert_array_equal(x.numpy(), [[[[0.0, 1.0]]]])
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    (dict(batch_size=0), ValueError, "batch_size"),
+    (dict(batch_size=True), ValueError, "batch_size"),
+    (dict(batch_size=2.5), ValueError, "batch_size"),
+    (dict(device="tpu"), ValueError, "tpu"),
+])
+def test_loader_validates_arguments(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        DataLoader((pixels(4), np.arange(4)), **kwargs)
+
+
+def test_loader_validates_data():
+    with pytest.raises(ValueError, match=r"\(4, 28, 28\) and \(3,\)"):
+        DataLoader((pixels(4), np.arange(3)))
+    with pytest.raises(TypeError, match="labels should be integers"):
+        DataLoader((pixels(4), np.zeros(4)))
+    with pytest.raises(TypeError, match="pair"):
+        DataLoader(pixels(4))
+    assert "batch_size=2" in repr(DataLoader((pixels(4), np.arange(4)), 2))
+
+
+def test_cuda_loader_keeps_data_on_device(device):
+    loader = DataLoader((pixels(8), np.arange(8)), 3, shuffle=True, seed=0, device=device)
+    assert backend.device_of(loader.images) == device == backend.device_of(loader.labels)
+    for x, y in loader:
+        assert backend.device_of(x.data) == device and backend.device_of(y.data) == device

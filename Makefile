@@ -8,11 +8,30 @@ ARGS   ?=
 
 .PHONY: test train data bench clean
 
-$(VENV)/.test-installed: setup.cfg pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+# A virtualenv of our own; each target installs the extras it needs into it, once.
+$(PY):
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+
+$(VENV)/.test-installed: setup.cfg pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
+
+$(VENV)/.examples-installed: setup.cfg pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[examples]'
+	touch $@
+
+# Fashion-MNIST: found on disk, downloaded, or unpacked from Debian's package (see data/fetch.py)
+data: $(VENV)/.examples-installed
+	$(PY) -m tinygrad_bn.data.fetch fashion-mnist
+
+# LeNet-BN on Fashion-MNIST, CPU, the reference settings; pass options with ARGS="--epochs 2 ..."
+train: data
+	$(PY) examples/train_lenet.py $(ARGS)
+
+bench: $(VENV)/.examples-installed
+	$(PY) benchmarks/bench_norm.py
+	$(PY) benchmarks/bench_lenet.py
 
 test: $(VENV)/.test-installed
 	$(PY) -m pytest -q

@@ -73,9 +73,10 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
 
     for t in checked:
         analytic = backend.to_numpy(t.grad.data if t.grad is not None else xp.zeros(t.shape, t.dtype))
-        x = t.data  # perturbed in place, restored after each evaluation
+        x = t.data  # perturbed in place, restored from `original` (x + e - 2e + e may round off)
+        original = x.copy()
         if x.size <= FULL_CHECK_MAX:
-            labels = [np.unravel_index(i, x.shape) for i in range(x.size)]
+            labels = [tuple(int(i) for i in np.unravel_index(i, x.shape)) for i in range(x.size)]
             directions = [None] * x.size
         else:
             directions = [rng.standard_normal(x.shape) for _ in range(N_DIRECTIONS)]
@@ -90,11 +91,11 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
             else:
                 step += xp.asarray(d * eps, dtype=x.dtype)
                 expected.append(float((analytic * d).sum()))
-            x += step
+            x[...] = original + step
             plus = loss()
-            x -= 2 * step
+            x[...] = original - step
             minus = loss()
-            x += step
+            x[...] = original
             numeric.append((plus - minus) / (2 * eps))
         numeric, expected = np.array(numeric), np.array(expected)
         bad = np.abs(expected - numeric) > atol + rtol * np.abs(numeric)

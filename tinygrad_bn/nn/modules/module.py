@@ -80,7 +80,7 @@ class Module:
         if param is not None and not isinstance(param, Parameter):
             raise TypeError(f"cannot assign {type(param).__name__} as parameter {name!r} "
                             "(Parameter or None expected)")
-        self._forget(name)
+        self._forget(name, keep=self._parameters)
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None) -> None:
@@ -107,13 +107,15 @@ class Module:
         self._check_name(name, "module")
         if module is not None and not isinstance(module, Module):
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
-        self._forget(name)
+        self._forget(name, keep=self._modules)
         self._modules[name] = module
 
-    def _forget(self, name: str) -> None:
-        """Remove `name` from every place an attribute can live (before re-registering it)."""
+    def _forget(self, name: str, keep: dict) -> None:
+        """Remove `name` from every place an attribute can live except `keep`, where it is about
+        to be (re)assigned: replacing ``self.weight`` keeps its place in the order."""
         for store in (self.__dict__, self._parameters, self._buffers, self._modules):
-            store.pop(name, None)
+            if store is not keep:
+                store.pop(name, None)
 
     def __setattr__(self, name: str, value) -> None:
         params, buffers, modules = (self.__dict__.get(k) for k in

@@ -56,7 +56,7 @@ def check_grad(fn, *shapes_or_arrays, device="cpu", positive=False, seed=0, **kw
     assert tg.gradcheck(fn, inputs, **kwargs)
 
 
-class _Probe(tg.Function):
+class Probe(tg.Function):
     """Identity whose backward records the dtype of the gradient it receives: the gradient an op
     hands back to its input, before the leaf's `.grad` would silently cast it."""
 
@@ -68,7 +68,7 @@ class _Probe(tg.Function):
 
     @staticmethod
     def backward(ctx, grad):
-        _Probe.seen.append(grad.dtype)
+        Probe.seen.append(grad.dtype)
         return grad
 
 
@@ -76,11 +76,11 @@ def check_dtype(fn, *shapes_or_arrays, dtype=np.float32, device="cpu", positive=
     """`fn` at inputs of `dtype` gives an output of `dtype`, and hands back gradients of `dtype`."""
     leaves = [tg.tensor(np.asarray(a).astype(dtype), requires_grad=True, device=device)
               for a in _as_arrays(shapes_or_arrays, 1, positive)]
-    _Probe.seen = []
-    out = fn(*(_Probe.apply(x) for x in leaves))
+    Probe.seen = []
+    out = fn(*(Probe.apply(x) for x in leaves))
     assert out.dtype == dtype, f"{np.dtype(dtype)} in, {out.dtype} out"
     g = np.random.default_rng(2).standard_normal(out.shape).astype(dtype)
     out.backward(g)
-    assert _Probe.seen and all(d == dtype for d in _Probe.seen), _Probe.seen
+    assert Probe.seen and all(d == dtype for d in Probe.seen), Probe.seen
     for x in leaves:
         assert x.grad is None or x.grad.dtype == dtype

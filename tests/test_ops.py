@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import tinygrad_bn as tg
-from helpers import check_dtype, check_forward, check_grad
+from helpers import Probe, check_dtype, check_forward, check_grad
 
 POS = {"positive": True}  # inputs drawn from |N(0,1)| + 0.5: log, sqrt, fractional powers
 
@@ -121,6 +121,8 @@ CASES = [
     ("log_softmax-last", lambda a: a.log_softmax(-1), lambda a: log_softmax_np(a, -1), [(3, 4)], {}),
     ("log_softmax-dim0", lambda a: a.log_softmax(0), lambda a: log_softmax_np(a, 0), [(3, 4)], {}),
     ("log_softmax-3d", lambda a: a.log_softmax(-2), lambda a: log_softmax_np(a, -2), [(2, 3, 4)], {}),
+    ("softmax-0d", lambda a: a.softmax(0) * a, lambda a: a, [()], {}),
+    ("log_softmax-0d", lambda a: a.log_softmax(-1) + a, lambda a: a, [()], {}),
     # ---- unary math
     ("exp", lambda a: a.exp(), np.exp, [(2, 3)], {}),
     ("log", lambda a: a.log(), np.log, [(2, 3)], POS),
@@ -227,10 +229,12 @@ def test_float64_stays_float64(device):
     (np.float32, np.float16, "astype"), (np.float16, np.float32, "float")])
 def test_cast_is_differentiable_and_grad_keeps_input_dtype(src, dst, method, device):
     x = tg.tensor(np.array([1.0, -2.0, 3.0], dtype=src), requires_grad=True, device=device)
-    y = x.astype(dst) if method == "astype" else getattr(x, method)()
+    p = Probe.apply(x)  # sees the gradient the cast hands back, before .grad would cast it
+    y = p.astype(dst) if method == "astype" else getattr(p, method)()
     assert y.dtype == dst
+    Probe.seen = []
     (y * tg.tensor(np.array([1.0, 2.0, 3.0], dtype=dst), device=device)).sum().backward()
-    assert x.grad.dtype == src
+    assert Probe.seen == [src] and x.grad.dtype == src
     np.testing.assert_allclose(x.grad.numpy(), [1.0, 2.0, 3.0])
 
 
@@ -392,6 +396,10 @@ def test_broadcast_mismatch_names_both_shapes(op, device):
     (lambda x: x.expand(3, 4), ValueError, "expand"),
     (lambda x: x.clamp(), ValueError, "min and max"),
     (lambda x: x.softmax(3), IndexError, "dim 3"),
+    (lambda x: x.log_softmax((0, 1)), TypeError, "int"),
+    (lambda x: x.flatten(5), IndexError, "dim 5"),
+    (lambda x: x.flatten(2, 0), ValueError, "start_dim"),
+    (lambda x: x.transpose(0, 4), IndexError, "dim 4"),
 ])
 def test_bad_arguments_raise_clear_errors(call, exc, pattern, device):
     with pytest.raises(exc, match=pattern):

@@ -233,10 +233,10 @@ def test_manual_seed_reproducibility(factory, device):
     assert not np.array_equal(factory(3, 4, device=device).numpy(), a)
 
 
-def test_random_float64_is_sampled_in_float64():
-    tg.manual_seed(0)
-    assert tg.rand(3, dtype=np.float64).dtype == np.float64
-    assert tg.randn(3, dtype=np.float64).dtype == np.float64
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_random_factories_honour_dtype(dtype):
+    assert tg.rand(3, dtype=dtype).dtype == dtype
+    assert tg.randn(3, dtype=dtype).dtype == dtype
 
 
 def test_public_names_exist():

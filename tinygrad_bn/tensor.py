@@ -392,10 +392,10 @@ class Tensor:
         return self.var(dim, keepdim, correction).sqrt()  # std = √var
 
     def softmax(self, dim: int):
-        return R.Softmax.apply(self, dim=normalize_dims(dim, self.ndim)[0])
+        return R.Softmax.apply(self, dim=_one_dim(dim, self.ndim, "softmax"))
 
     def log_softmax(self, dim: int):
-        return R.LogSoftmax.apply(self, dim=normalize_dims(dim, self.ndim)[0])
+        return R.LogSoftmax.apply(self, dim=_one_dim(dim, self.ndim, "log_softmax"))
 
     def argmax(self, dim=None, keepdim: bool = False):
         if dim is None:
@@ -414,7 +414,9 @@ class Tensor:
     def flatten(self, start_dim: int = 0, end_dim: int = -1):
         if self.ndim == 0:
             return self.reshape(1)
-        s, e = start_dim % self.ndim, end_dim % self.ndim
+        (s,), (e,) = normalize_dims(start_dim, self.ndim), normalize_dims(end_dim, self.ndim)
+        if s > e:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
         return self.reshape(self.shape[:s] + (-1,) + self.shape[e + 1:])
 
     def permute(self, *dims):
@@ -427,6 +429,7 @@ class Tensor:
         return V.Permute.apply(self, dims=dims)
 
     def transpose(self, dim0: int, dim1: int):
+        normalize_dims((dim0, dim1) if dim0 != dim1 else dim0, self.ndim)  # raises if out of range
         dims = list(range(self.ndim))
         dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
         return self.permute(*dims)
@@ -466,6 +469,14 @@ class Tensor:
     # ------------------------------------------------------------ layer-style shortcuts
     def __iter__(self):
         return (self[i] for i in range(len(self)))
+
+
+def _one_dim(dim, ndim, name):
+    """`dim` as one non-negative axis (None for a 0-d tensor: the whole of it)."""
+    if not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{name}: dim must be an int, got {dim!r}")
+    axes = normalize_dims(int(dim), ndim)
+    return axes[0] if axes else None
 
 
 def _resolve_shape(shape, old_shape):
@@ -526,13 +537,17 @@ def ones_like(t: Tensor, dtype=None, device=None, requires_grad: bool = False) -
 
 def rand(*shape, dtype=np.float32, device: str = "cpu", requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1), from the device's generator (see `manual_seed`)."""
-    array = backend.rng(device).random(_shape(shape), dtype=np.dtype(dtype))
+    dtype = np.dtype(dtype)  # the generators sample float32 and float64; others are cast
+    sample = dtype if dtype in (np.float32, np.float64) else np.float64
+    array = backend.rng(device).random(_shape(shape), dtype=sample).astype(dtype, copy=False)
     return _factory(array, requires_grad)
 
 
 def randn(*shape, dtype=np.float32, device: str = "cpu", requires_grad: bool = False) -> Tensor:
     """Standard normal samples, from the device's generator (see `manual_seed`)."""
-    array = backend.rng(device).standard_normal(_shape(shape), dtype=np.dtype(dtype))
+    dtype = np.dtype(dtype)
+    sample = dtype if dtype in (np.float32, np.float64) else np.float64
+    array = backend.rng(device).standard_normal(_shape(shape), dtype=sample).astype(dtype, copy=False)
     return _factory(array, requires_grad)
 
 

@@ -49,8 +49,11 @@ class Expand(Function):
 
 
 def _is_basic(index) -> bool:
-    """True for indices made only of ints, slices, None and Ellipsis: they never repeat an element."""
+    """True for indices that never name an element twice: ints, slices, None, Ellipsis, and a
+    boolean mask alone (integer arrays may repeat, so they must scatter-add)."""
     parts = index if isinstance(index, tuple) else (index,)
+    if len(parts) == 1 and getattr(parts[0], "dtype", None) == bool:
+        return True
     return all(p is None or p is Ellipsis or isinstance(p, (int, slice)) for p in parts)
 
 

@@ -179,6 +179,22 @@ def test_no_grad_decorator():
     assert f(x)._ctx is None  # the decorator can be called again
 
 
+def test_no_grad_and_enable_grad_decorate_without_parentheses():
+    @tg.no_grad
+    def f(x):
+        return x * 2
+
+    @tg.enable_grad
+    def g(x):
+        return x * 2
+
+    x = leaf([1.0])
+    assert f(x)._ctx is None and f.__name__ == "f"
+    with tg.no_grad():
+        assert g(x).requires_grad
+        assert not tg.is_grad_enabled()
+
+
 def test_enable_grad_inside_no_grad():
     x = leaf([1.0, 2.0])
     with tg.no_grad():

@@ -305,6 +305,12 @@ def test_softmax_large_logits_are_finite(op, device):
     assert np.all(np.isfinite(x.grad.numpy()))
 
 
+def test_numpy_scalar_bounds_do_not_change_the_dtype(device):
+    x = tg.tensor([0.0, 1.0, 2.0], device=device)
+    assert x.clamp(np.float64(0.5), np.float64(1.5)).dtype == np.float32
+    assert (x * np.float64(2.0)).dtype == np.float32 and (np.float64(2.0) + x).dtype == np.float32
+
+
 def test_var_single_element_is_nan_like_torch(device):
     with np.errstate(invalid="ignore", divide="ignore"):
         assert np.isnan(tg.tensor([3.0], device=device).var().item())

@@ -48,17 +48,27 @@ class _GradMode(contextlib.ContextDecorator):
 
 
 class no_grad(_GradMode):
-    """Inside ``with tg.no_grad():`` (or a function decorated ``@tg.no_grad()``), ops record
-    no graph and save nothing for backward."""
+    """Inside ``with tg.no_grad():`` (or a function decorated ``@tg.no_grad()`` or
+    ``@tg.no_grad``), ops record no graph and save nothing for backward."""
 
-    def __init__(self):
+    def __new__(cls, func=None):
+        if func is not None:  # `@tg.no_grad` without parentheses, as PyTorch allows
+            return cls()(func)
+        return super().__new__(cls)
+
+    def __init__(self, func=None):
         super().__init__(False)
 
 
 class enable_grad(_GradMode):
-    """Turns graph recording back on inside a ``no_grad`` region."""
+    """Turns graph recording back on inside a ``no_grad`` region (also a decorator)."""
 
-    def __init__(self):
+    def __new__(cls, func=None):
+        if func is not None:  # `@tg.enable_grad` without parentheses
+            return cls()(func)
+        return super().__new__(cls)
+
+    def __init__(self, func=None):
         super().__init__(True)
 
 

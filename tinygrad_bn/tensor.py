@@ -363,6 +363,8 @@ class Tensor:
     def clamp(self, min=None, max=None):
         if min is None and max is None:
             raise ValueError("clamp: at least one of min and max must be given")
+        # NumPy scalars as plain Python numbers, which never change the tensor's dtype
+        min, max = (v.item() if isinstance(v, np.generic) else v for v in (min, max))
         return E.Clamp.apply(self, min=min, max=max)
 
     # ------------------------------------------------------------ reductions

@@ -223,6 +223,18 @@ def test_lookup_uses_name_subfolder_and_keeps_datasets_apart(tmp_path, monkeypat
     assert FashionMNIST(download=False).folder == tmp_path / "fashion-mnist"
 
 
+def test_search_dirs_order(tmp_path, monkeypatch, isolated):
+    monkeypatch.setenv(fetch.ENV_VAR, str(tmp_path / "env"))
+    assert fetch.search_dirs("mnist", tmp_path / "root") == [
+        tmp_path / "root", tmp_path / "root" / "mnist", tmp_path / "env", tmp_path / "env" / "mnist",
+        isolated / ".cache" / "tinygrad_bn" / "mnist", tmp_path / "system" / "mnist"]
+    monkeypatch.setenv(fetch.ENV_VAR, "")      # empty means unset
+    assert fetch.search_dirs("mnist") == [isolated / ".cache" / "tinygrad_bn" / "mnist",
+                                          tmp_path / "system" / "mnist"]
+    with pytest.raises(ValueError, match="unknown data set 'cifar'"):
+        fetch.search_dirs("cifar")
+
+
 def test_split_needs_only_its_own_files(tmp_path):
     make_split(tmp_path, train=False)
     assert len(MNIST(tmp_path, train=False, download=False)) == 12
@@ -357,6 +369,15 @@ def test_debian_fallback_rejects_bad_files(tmp_path, monkeypatch, isolated):
     with pytest.raises(DatasetError, match="checksum mismatch"):
         fetch.download("fashion-mnist", files=fetch.TEST_FILES)
     assert leftovers(isolated / ".cache" / "tinygrad_bn" / "fashion-mnist") == []
+
+
+def test_debian_route_needs_apt(tmp_path, monkeypatch):
+    monkeypatch.setattr(fetch.shutil, "which", lambda program: None)
+    with pytest.raises(DatasetError, match="apt-get or dpkg-deb not found"):
+        fetch.download("fashion-mnist", tmp_path / "data")
+    with pytest.raises(DatasetError, match="no Debian package ships mnist"):
+        fetch.download("mnist", tmp_path / "data")
+    assert leftovers(tmp_path / "data") == []
 
 
 def test_urls_first_then_no_debian(tmp_path, monkeypatch):

@@ -286,7 +286,12 @@ def _from_urls(name: str, dest: Path, files) -> None:
 # ---------------------------------------------------------------- route 2: Debian's package
 def _run(cmd, cwd=None) -> subprocess.CompletedProcess:
     """Run a command, capturing its output (a seam for the tests)."""
-    return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=APT_TIMEOUT)
+    try:
+        return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=APT_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        raise FetchError(f"{' '.join(cmd)} took more than {APT_TIMEOUT:.0f} s, stopped") from None
+    except OSError as e:
+        raise FetchError(f"cannot run {cmd[0]}: {e}") from e
 
 
 def _apt_download(package: str, work: Path) -> Path:
@@ -304,7 +309,8 @@ def _apt_download(package: str, work: Path) -> Path:
             raise FetchError(f"apt-get update failed: {update.stderr.strip()[-500:]}")
         result = _run(cmd, cwd=work)
     if result.returncode != 0:
-        raise FetchError(f"apt-get download {package} failed: {result.stderr.strip()[-500:]}")
+        hint = " (the package lists look empty: run `sudo apt-get update`)" if lists_empty else ""
+        raise FetchError(f"apt-get download {package} failed{hint}: {result.stderr.strip()[-500:]}")
     debs = sorted(work.glob(f"{package}_*.deb"))
     if not debs:
         raise FetchError(f"apt-get download {package} reported success but wrote no .deb in {work}")

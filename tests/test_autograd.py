@@ -64,7 +64,7 @@ def test_non_leaf_tensors_keep_no_grad(device):
 def test_leaf_grad_is_a_fresh_array_not_shared():
     x = leaf([1.0, 2.0])
     g = np.array([5.0, 6.0])
-    x.sum(keepdim=True).expand(2).backward(g)  # the expand backward could hand back `g` itself
+    (x + 0.0).backward(g)  # Add's backward hands `g` itself on to x
     x.grad.data += 1
     np.testing.assert_array_equal(g, [5.0, 6.0])
 

@@ -297,6 +297,12 @@ def test_conv2d_forward_matches_numpy(device, kwargs):
     np.testing.assert_allclose(y.numpy(), expected, rtol=1e-4, atol=1e-5)
 
 
+def test_conv2d_module_gradients(device):
+    m = nn.Conv2d(4, 2, 2, stride=2, padding=1, groups=2).to(device).double()
+    x = tensor(np.random.default_rng(2).standard_normal((2, 4, 3, 3)), device, requires_grad=True)
+    assert tg.gradcheck(lambda x, w, b: m(x), [x, m.weight, m.bias])
+
+
 def test_pool_flatten_and_activation_modules(device):
     x = np.random.default_rng(0).standard_normal((2, 3, 4, 6)).astype(np.float32)
     t = tensor(x, device)

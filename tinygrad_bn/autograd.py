@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 
 from . import backend
 
@@ -135,7 +136,10 @@ class Function:
         needs = tuple(t.requires_grad for t in tensors)
         record = is_grad_enabled() and any(needs)
         ctx = Context(cls, backend.get_array_module(device), tensors if record else (), needs)
-        out = cls.forward(ctx, *(t.data for t in tensors), **kwargs)
+        if _profiler is None:
+            out = cls.forward(ctx, *(t.data for t in tensors), **kwargs)
+        else:
+            out = _profiler.timed(cls, "forward", cls.forward, ctx, *(t.data for t in tensors), **kwargs)
         if not record:
             ctx.saved_tensors = ()  # under no_grad, nothing is kept for a backward that never comes
             return Tensor._wrap(out)
@@ -185,7 +189,10 @@ def backward(root, grad, retain_graph=False):
         if ctx.freed:
             raise RuntimeError(f"backward through {ctx.fn.__name__} a second time: its graph was "
                                "freed by the first backward (pass retain_graph=True to keep it)")
-        in_grads = ctx.fn.backward(ctx, g)
+        if _profiler is None:
+            in_grads = ctx.fn.backward(ctx, g)
+        else:
+            in_grads = _profiler.timed(ctx.fn, "backward", ctx.fn.backward, ctx, g)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
         if len(in_grads) != len(ctx.parents):
@@ -202,3 +209,55 @@ def backward(root, grad, retain_graph=False):
             grads[id(parent)] = pg if prev is None else prev + pg
         if not retain_graph:
             ctx.saved_tensors, ctx.parents, ctx.freed = (), (), True
+
+
+# ---------------------------------------------------------------- profiling
+_profiler = None  # the active Profiler, if any; apply() and backward() time ops through it
+
+
+class Profiler:
+    """Wall time spent in each op's forward and backward while the profiler is active.
+
+    Example:
+        >>> with Profiler() as prof:
+        ...     loss = model(x).sum(); loss.backward()
+        >>> print(prof.table())
+
+    On a GPU, ops return before their kernels finish; pass ``synchronize`` (a function that waits
+    for the device) to charge each op its own kernel time, at the cost of the overlap.
+    """
+
+    def __init__(self, synchronize=None):
+        self.synchronize = synchronize
+        self.records = {}  # (op name, 'forward' | 'backward') -> [seconds, calls]
+        self._previous = None
+
+    def __enter__(self):
+        global _profiler
+        self._previous, _profiler = _profiler, self
+        return self
+
+    def __exit__(self, *exc):
+        global _profiler
+        _profiler = self._previous
+        return False
+
+    def timed(self, fn, phase, method, *args, **kwargs):
+        start = time.perf_counter()
+        result = method(*args, **kwargs)
+        if self.synchronize is not None:
+            self.synchronize()
+        record = self.records.setdefault((fn.__name__, phase), [0.0, 0])
+        record[0] += time.perf_counter() - start
+        record[1] += 1
+        return result
+
+    def table(self) -> str:
+        """The records as text, the most expensive first, with each one's share of the total."""
+        total = sum(seconds for seconds, _ in self.records.values()) or 1.0
+        lines = [f"{'op':>14} {'phase':>9} {'calls':>7} {'total ms':>10} {'ms/call':>8} {'share':>6}"]
+        for (name, phase), (seconds, calls) in sorted(self.records.items(), key=lambda kv: -kv[1][0]):
+            lines.append(f"{name:>14} {phase:>9} {calls:7d} {seconds * 1e3:10.1f} "
+                         f"{seconds * 1e3 / calls:8.3f} {seconds / total:6.1%}")
+        lines.append(f"{'all ops':>14} {'':>9} {'':>7} {total * 1e3:10.1f}")
+        return "\n".join(lines)

@@ -16,7 +16,8 @@ def pad(x, padding, value=0.0):
 
 
 def conv2d_ref(x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
-    """out[n, o, y, x] = b[o] + Σ W[o, c, i, j]·xpad[n, g·Cg + c, y·s + i·d, x·s + j·d], pixel by pixel."""
+    """out[n, o, y, x] = b[o] + Σ W[o, c, i, j]·xpad[n, g·Cg + c, y·s + i·d, x·s + j·d],
+    one output pixel at a time."""
     N, C, H, W = x.shape
     O, Cg, kh, kw = w.shape
     (sh, sw), (dh, dw) = stride, dilation
@@ -78,7 +79,7 @@ def max_pool_ref(x, kernel, stride, padding):
 
 def max_pool_grad_ref(x, grad, kernel, stride, padding):
     """PyTorch's rule: each window's gradient goes to its FIRST maximum in row-major order."""
-    (kh, kw), (sh, sw), (ph, pw) = kernel, stride, padding
+    (_, kw), (sh, sw), (ph, pw) = kernel, stride, padding
     dxp = np.zeros(pad(x, padding).shape)
     for y, x_, win in pool_windows(x, kernel, stride, padding, -np.inf):
         first = win.reshape(*win.shape[:2], -1).argmax(axis=2)      # argmax returns the first
@@ -207,6 +208,17 @@ def test_conv2d_skips_unneeded_gradients(device, monkeypatch):
     np.testing.assert_allclose(partial[2], full[2], rtol=1e-12)
 
 
+def test_conv2d_frozen_weight_saves_no_input(device):
+    # the input is kept only to rebuild the columns for dW
+    x, w, b, kw = make_conv(CONV_CASES[0])
+    trainable = C.conv2d(tg.tensor(x, device=device, requires_grad=True),
+                         tg.tensor(w, device=device, requires_grad=True), **kw)
+    frozen = C.conv2d(tg.tensor(x, device=device, requires_grad=True),
+                      tg.tensor(w, device=device), **kw)
+    assert trainable._ctx.saved_tensors[0] is not None
+    assert frozen._ctx.saved_tensors[0] is None
+
+
 def test_conv2d_only_input_needs_grad(device):
     # frozen weights and bias: the input gradient alone, checked numerically
     x, w, b, kw = make_conv(CONV_CASES[4])
@@ -250,6 +262,7 @@ def test_col2im_is_the_adjoint_of_im2col():
     geometry = dict(stride=(2, 1), dilation=(1, 2))
     out_size = (C.conv_output_size(9, 3, 2, 0, 1), C.conv_output_size(8, 2, 1, 0, 2))
     cols = C.im2col(np, x, (3, 2), out_size=out_size, **geometry)
+    assert cols.shape == (3, 3, 2) + out_size + (2,)              # (C, kH, kW, OH, OW, N)
     c = rng.standard_normal(cols.shape)
     back = C.col2im(np, c, x.shape, **geometry)
     np.testing.assert_allclose((cols * c).sum(), (x * back).sum(), rtol=1e-12)
@@ -322,8 +335,8 @@ def test_max_pool2d_ties_send_the_gradient_to_the_first_maximum(k, s, p, device)
 def test_max_pool2d_constant_window_gradient_goes_top_left(device):
     xt = tg.tensor(np.zeros((1, 1, 4, 4)), device=device, requires_grad=True)
     C.max_pool2d(xt, 2).backward(tg.tensor(np.ones((1, 1, 2, 2)), device=device))
-    np.testing.assert_array_equal(xt.grad.numpy()[0, 0], [[1, 0, 1, 0], [0, 0, 0, 0],
-                                                         [1, 0, 1, 0], [0, 0, 0, 0]])
+    expected = [[1, 0, 1, 0], [0, 0, 0, 0], [1, 0, 1, 0], [0, 0, 0, 0]]
+    np.testing.assert_array_equal(xt.grad.numpy()[0, 0], expected)
 
 
 @pytest.mark.parametrize("pool", [C.max_pool2d, C.avg_pool2d])

@@ -7,23 +7,25 @@ An output pixel of a convolution is the dot product of one output channel's weig
 numbers) with the input patch under the kernel. Copy every patch into a column of a matrix
 ("image to columns") and the whole layer becomes ONE matrix product per group:
 
-    out[o, p] = Σ_k W[o, k] · cols[k, p]        k = (c, i, j) runs over the patch,
+    out[o, p] = Σ_k W[o, k] · cols[k, p]        k = (c, i, j) runs over a patch,
                                                  p = (oh, ow, n) over output pixels and samples
 
 ``im2col`` loops over neither samples nor pixels: it loops over the kH·kW kernel taps (i, j) and,
 for each, copies ONE strided slice of the padded input — the pixels that tap (i, j) sees from
 every output position at once: rows i·d, i·d + s, ..., i·d + s·(OH − 1), and likewise columns
-(s = stride, d = dilation; see ``_tap``). ``col2im`` is its adjoint: the same slices, with ``+=``,
+(s = stride, d = dilation; see ``_tap``). ``col2im`` is its adjoint: the same slices with ``+=``,
 because neighbouring patches overlap and their gradients add up.
 
 Layout: batch LAST inside the convolution
 -----------------------------------------
 The padded input and the columns keep the batch as their innermost axis: (C, Hp, Wp, N) and
-(C, kH, kW, OH, OW, N), the layout of cuda-convnet. A tap's strided slice then consists of
-contiguous runs of OW·N numbers (N for stride > 1), which NumPy copies quickly; in NCHW order the
-runs are only OW long (10 numbers in LeNet's second layer) and im2col / col2im were 3-4x slower.
-The price is a transpose into that layout on the way in and back to NCHW on the way out, cheaper
-than what it saves (benchmarks/bench_conv.py measures both layouts).
+(C, kH, kW, OH, OW, N), the layout of cuda-convnet. Each tap's slice is then made of contiguous
+runs of OW·N numbers (N for stride > 1), which NumPy copies fast. With the batch outside,
+(C, kH, kW, N, OH, OW), the product would come out nearly in NCHW order, but the runs would be
+only OW numbers long, and col2im (25 ``+=`` over runs of 10 numbers in LeNet's second layer)
+measured 3-4x slower. The price of batch-last is a transpose into it on the way in and back to
+NCHW on the way out (``_batch_first``); for LeNet it is the faster of the two overall, but a wide
+first layer (large OW, no dx) is faster with the batch outside (benchmarks/bench_conv.py).
 
 Pooling needs no columns: the max (or mean) over a window is an elementwise max (or sum) of the
 kH·kW tap slices, so the pools loop over taps too and stay in NCHW.
@@ -63,8 +65,15 @@ def _pad_batch_last(xp, x, padding):
 
 
 def _batch_first(xp, a):
-    """(C, H, W, N) -> a contiguous NCHW array."""
-    return xp.ascontiguousarray(a.transpose(3, 0, 1, 2))
+    """(C, H, W, N) -> a contiguous NCHW array, in two copies through (C, H, N, W).
+
+    One direct copy reads with a stride of N numbers while writing rows of C·H·W numbers (or the
+    reverse), touching a new memory page at almost every element; it measured 2.5x slower than
+    these two copies, each of which keeps both sides in short contiguous runs: the first swaps
+    small (W, N) tiles, the second moves whole rows of W numbers.
+    """
+    tiles = xp.ascontiguousarray(a.transpose(0, 1, 3, 2))        # (C, H, N, W)
+    return xp.ascontiguousarray(tiles.transpose(2, 0, 1, 3))     # (N, C, H, W)
 
 
 def im2col(xp, xt, kernel_size, stride, dilation, out_size):
@@ -111,11 +120,13 @@ class Conv2d(Function):
         forward    out = W @ cols + b
         backward   dW = dout @ colsᵀ,   db = Σ_{n,oh,ow} dout,   dx = col2im(Wᵀ @ dout)
 
-    Saves the input x and W, not the columns: the columns are kH·kW times larger than x (25x
-    for a 5×5 kernel), while x is kept alive anyway as the previous layer's output, so saving it
-    costs no memory. Backward rebuilds the columns only when dW is needed (one strided copy per
-    tap, a small part of the layer's time, see benchmarks/bench_conv.py), and runs col2im only
-    when dx is needed (never for a network's first layer, whose input needs no gradient).
+    Saves the input x (only when W needs a gradient) and W, not the columns: the columns are
+    kH·kW times larger than x (25x for a 5×5 kernel), while x is alive anyway as the previous
+    layer's output, so saving it costs nothing. Backward rebuilds the columns for dW; keeping them
+    instead would be ~10% faster on LeNet's convolutions but would triple the memory its training
+    graph holds (33 MB instead of 11 MB at batch 256; benchmarks/bench_conv.py). Backward skips
+    what is not needed: col2im when the input needs no gradient (a first layer), dW and db when
+    they are frozen.
     """
 
     @staticmethod
@@ -127,38 +138,34 @@ class Conv2d(Function):
         out_size = (conv_output_size(H, kh, stride[0], padding[0], dilation[0]),
                     conv_output_size(W, kw, stride[1], padding[1], dilation[1]))
         cols = im2col(xp, _pad_batch_last(xp, x, padding), (kh, kw), stride, dilation, out_size)
-        pixels = out_size[0] * out_size[1] * N
-        out = weight.reshape(groups, O // groups, -1) @ cols.reshape(groups, -1, pixels)
-        out = out.reshape(O, pixels)
+        cols = cols.reshape(groups, -1, out_size[0] * out_size[1] * N)
+        out = (weight.reshape(groups, O // groups, -1) @ cols).reshape(O, -1)  # (O, OH·OW·N)
         if bias is not None:
             out += bias[:, None]
-        ctx.save_for_backward(x, weight)
-        ctx.conv = stride, padding, dilation, groups, out_size
+        ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, weight)
+        ctx.conv = x.shape, stride, padding, dilation, groups, out_size
         ctx.has_bias = bias is not None
         return _batch_first(xp, out.reshape(O, *out_size, N))
 
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
-        stride, padding, dilation, groups, out_size = ctx.conv
+        (N, C, H, W), stride, padding, dilation, groups, out_size = ctx.conv
         xp = ctx.xp
-        need_x, need_w = ctx.needs_input_grad[:2]
         O, _, kh, kw = weight.shape
+        # dout in the layout of the forward product's output: (G, O/G, OH·OW·N)
         g = xp.ascontiguousarray(grad.transpose(1, 2, 3, 0)).reshape(groups, O // groups, -1)
         dx = dw = db = None
+        if ctx.needs_input_grad[0]:
+            (ph, pw), w_t = padding, weight.reshape(groups, O // groups, -1).transpose(0, 2, 1)
+            dcols = (w_t @ g).reshape(C, kh, kw, *out_size, N)
+            dxt = col2im(xp, dcols, (C, H + 2 * ph, W + 2 * pw, N), stride, dilation)
+            dx = _batch_first(xp, dxt[:, ph:ph + H, pw:pw + W])
+        if ctx.needs_input_grad[1]:
+            cols = im2col(xp, _pad_batch_last(xp, x, padding), (kh, kw), stride, dilation, out_size)
+            dw = (g @ cols.reshape(groups, -1, g.shape[2]).transpose(0, 2, 1)).reshape(weight.shape)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             db = g.reshape(O, -1).sum(axis=1)
-        if need_w:
-            cols = im2col(xp, _pad_batch_last(xp, x, padding), (kh, kw), stride, dilation, out_size)
-            cols = cols.reshape(groups, -1, g.shape[2])         # (G, Cg·kH·kW, OH·OW·N)
-            dw = (g @ cols.transpose(0, 2, 1)).reshape(weight.shape)
-        if need_x:
-            dcols = weight.reshape(groups, O // groups, -1).transpose(0, 2, 1) @ g
-            N, C, H, W = x.shape
-            ph, pw = padding
-            padded = (C, H + 2 * ph, W + 2 * pw, N)
-            dxt = col2im(xp, dcols.reshape(C, kh, kw, *out_size, N), padded, stride, dilation)
-            dx = _batch_first(xp, dxt[:, ph:ph + H, pw:pw + W])
         return (dx, dw, db) if ctx.has_bias else (dx, dw)
 
 
@@ -189,25 +196,29 @@ def _pool_geometry(x, kernel_size, stride, padding):
     return out_size, tiled
 
 
-def _pad_nchw(xp, x, padding, value):
+def _pad(xp, x, padding, value):
+    """NCHW `x` with `padding` rows/columns of `value` on both sides of H and W (x if none)."""
     N, C, H, W = x.shape
     ph, pw = padding
+    if ph == pw == 0:
+        return x
     out = xp.full((N, C, H + 2 * ph, W + 2 * pw), value, dtype=x.dtype)
     out[:, :, ph:ph + H, pw:pw + W] = x
     return out
 
 
-def _scatter_windows(xp, parts, x_shape, kernel_size, stride, padding, out_size, tiled):
-    """The adjoint of ``_windows``: an array of x's shape holding Σ_taps parts[tap] at each
-    tap's view (overlapping windows add up; padding is cut off at the end)."""
+def _scatter_windows(xp, parts, dtype, x_shape, kernel_size, stride, padding, out_size, tiled):
+    """The adjoint of ``_windows``: an array of x's shape holding the sum of each tap's part
+    (N, C, OH, OW) at that tap's view; overlapping windows add up, padding is cut off at the end.
+    `parts` yields one array per tap, in ``_windows`` order."""
     if tiled:  # every element of x lies in exactly one window: assign, no zero fill, no sums
-        dx = xp.empty(x_shape, dtype=parts[0].dtype)
+        dx = xp.empty(x_shape, dtype=dtype)
         for view, part in zip(_windows(dx, kernel_size, stride, out_size, True), parts):
             view[...] = part
         return dx
     N, C, H, W = x_shape
     ph, pw = padding
-    dx = xp.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=parts[0].dtype)
+    dx = xp.zeros((N, C, H + 2 * ph, W + 2 * pw), dtype=dtype)
     for view, part in zip(_windows(dx, kernel_size, stride, out_size, False), parts):
         view += part
     return dx[:, :, ph:ph + H, pw:pw + W]
@@ -226,9 +237,13 @@ class MaxPool2d(Function):
     def forward(ctx, x, kernel_size=(1, 1), stride=(1, 1), padding=(0, 0)):
         xp = ctx.xp
         out_size, tiled = _pool_geometry(x, kernel_size, stride, padding)
-        source = x if tiled else _pad_nchw(xp, x, padding, -np.inf)
+        source = x if tiled else _pad(xp, x, padding, -np.inf)
         taps = _windows(source, kernel_size, stride, out_size, tiled)
         y = taps[0].copy()
+        if not ctx.needs_input_grad[0]:  # inference: the max alone, no index to keep
+            for tap in taps[1:]:
+                xp.maximum(y, tap, out=y)
+            return y
         index = xp.zeros(y.shape, dtype=np.min_scalar_type(len(taps) - 1))
         for t, tap in enumerate(taps[1:], start=1):
             later = tap > y  # strictly greater: on a tie the earlier tap keeps the max
@@ -244,9 +259,9 @@ class MaxPool2d(Function):
     def backward(ctx, grad):
         (index,) = ctx.saved_tensors
         x_shape, kernel_size, stride, padding, out_size, tiled = ctx.pool
-        parts = [grad * (index == t) for t in range(kernel_size[0] * kernel_size[1])]
-        return _scatter_windows(ctx.xp, parts, x_shape, kernel_size, stride, padding, out_size,
-                                tiled)
+        parts = (grad * (index == t) for t in range(kernel_size[0] * kernel_size[1]))
+        return _scatter_windows(ctx.xp, parts, grad.dtype, x_shape, kernel_size, stride, padding,
+                                out_size, tiled)
 
 
 class AvgPool2d(Function):
@@ -256,7 +271,7 @@ class AvgPool2d(Function):
     @staticmethod
     def forward(ctx, x, kernel_size=(1, 1), stride=(1, 1), padding=(0, 0)):
         out_size, tiled = _pool_geometry(x, kernel_size, stride, padding)
-        source = x if tiled else _pad_nchw(ctx.xp, x, padding, 0)
+        source = x if tiled else _pad(ctx.xp, x, padding, 0)
         taps = _windows(source, kernel_size, stride, out_size, tiled)
         y = taps[0].copy()
         for tap in taps[1:]:
@@ -270,8 +285,8 @@ class AvgPool2d(Function):
         x_shape, kernel_size, stride, padding, out_size, tiled = ctx.pool
         share = grad / (kernel_size[0] * kernel_size[1])
         parts = [share] * (kernel_size[0] * kernel_size[1])
-        return _scatter_windows(ctx.xp, parts, x_shape, kernel_size, stride, padding, out_size,
-                                tiled)
+        return _scatter_windows(ctx.xp, parts, grad.dtype, x_shape, kernel_size, stride, padding,
+                                out_size, tiled)
 
 
 # ================================================================ functional interface

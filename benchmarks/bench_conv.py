@@ -7,14 +7,13 @@ Layers: LeNet-5 as in the 1998 paper on 28×28 MNIST (conv 1→6 5×5 padding 2,
 6×28×28, conv 6→16 5×5 on 14×14, max pool 2 on 16×10×10) and tinygrad_bn.models.lenet (the same
 without the padding). The first convolution's input needs no gradient, as a first layer's.
 
-Convolution variants (the product and the math are the same, only the memory layout and what
-is kept for backward differ):
-  batch-last (library)    padded input (C, Hp, Wp, N), columns (C, kH, kW, OH, OW, N): long
-                          contiguous runs in im2col/col2im, but full transposes of the output and
-                          of its gradient; saves the input and rebuilds the columns in backward
-  batch-last, cols saved  the same, keeping the columns for backward (kH·kW times the input)
-  NCHW, cols saved        columns (C, kH, kW, N, OH, OW): the product comes out (O, N, OH, OW),
-                          one cheap axis swap from NCHW, but im2col/col2im copy runs of only OW
+Convolution variants (the same product and math; only the memory layout and what is kept for
+backward differ; see the module docstring of tinygrad_bn/ops/conv.py):
+  library              picks the layout per layer: batch innermost when output rows are narrower
+                       than conv.BATCH_INNER_BELOW pixels; saves the input, rebuilds the columns
+  batch innermost      (C, Hp, Wp, N) input, (C, kH, kW, OH, OW, N) columns, forced
+  batch outside        (C, N, Hp, Wp) input, (C, kH, kW, N, OH, OW) columns, forced
+  library, cols saved  the library's layout, keeping the columns for backward (kH·kW x the input)
 "saved MB" is what the layer's graph keeps for backward (benchmarks/common.saved_nbytes).
 """
 import argparse
@@ -52,87 +51,56 @@ class Conv2dSavedColumns(tg.Function):
     from the input (groups=1, no dilation): one im2col less per step, kH·kW times the memory."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, stride=(1, 1), padding=(0, 0)):
-        xp = ctx.xp
-        N, _, H, W = x.shape
-        O, _, kh, kw = weight.shape
-        out_size = _out_size((H, W), (kh, kw), stride, padding)
-        cols = C.im2col(xp, C._pad_batch_last(xp, x, padding), (kh, kw), stride, (1, 1), out_size)
-        cols = cols.reshape(-1, out_size[0] * out_size[1] * N)
-        out = weight.reshape(O, -1) @ cols
-        out += bias[:, None]
-        ctx.save_for_backward(cols, weight)
-        ctx.geometry = x.shape, stride, padding, out_size
-        return C._batch_first(xp, out.reshape(O, *out_size, N))
-
-    @staticmethod
-    def backward(ctx, grad):
-        cols, weight = ctx.saved_tensors
-        (N, Cin, H, W), stride, padding, out_size = ctx.geometry
-        xp = ctx.xp
-        O, _, kh, kw = weight.shape
-        g = xp.ascontiguousarray(grad.transpose(1, 2, 3, 0)).reshape(O, -1)
-        dx = None
-        if ctx.needs_input_grad[0]:
-            (ph, pw), dcols = padding, weight.reshape(O, -1).T @ g
-            dxt = C.col2im(xp, dcols.reshape(Cin, kh, kw, *out_size, N),
-                           (Cin, H + 2 * ph, W + 2 * pw, N), stride, (1, 1))
-            dx = C._batch_first(xp, dxt[:, ph:ph + H, pw:pw + W])
-        return dx, (g @ cols.T).reshape(weight.shape), g.sum(axis=1)
-
-
-class Conv2dNCHW(tg.Function):
-    """The same convolution with the batch outside the pixels: columns (C, kH, kW, N, OH, OW),
-    built from the NCHW input directly; saves the columns (groups=1, no dilation)."""
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, stride=(1, 1), padding=(0, 0)):
+    def forward(ctx, x, weight, bias, padding=(0, 0)):
         xp = ctx.xp
         N, Cin, H, W = x.shape
         O, _, kh, kw = weight.shape
-        out_size = _out_size((H, W), (kh, kw), stride, padding)
-        (ph, pw), kernel = padding, (kh, kw)
-        xpad = xp.zeros((N, Cin, H + 2 * ph, W + 2 * pw), dtype=x.dtype)
-        xpad[:, :, ph:ph + H, pw:pw + W] = x
-        cols = xp.empty((Cin, kh, kw, N, *out_size), dtype=x.dtype)
-        for i, j, rows, columns in _taps(kernel, stride, out_size):
-            cols[:, i, j] = xpad[:, :, rows, columns].swapaxes(0, 1)
-        cols = cols.reshape(Cin * kh * kw, -1)
+        out_size = (H + 2 * padding[0] - kh + 1, W + 2 * padding[1] - kw + 1)
+        inner = C._batch_inner(out_size)
+        cols = C.im2col(xp, C._from_nchw(xp, x, padding, inner), (kh, kw), (1, 1), (1, 1),
+                        out_size, inner)
+        cols = C._as_matrix(cols, Cin * kh * kw, inner)
         out = weight.reshape(O, -1) @ cols
         out += bias[:, None]
         ctx.save_for_backward(cols, weight)
-        ctx.geometry = x.shape, stride, padding, out_size
-        return xp.ascontiguousarray(out.reshape(O, N, *out_size).swapaxes(0, 1))
+        ctx.geometry = x.shape, padding, out_size, inner
+        return C._to_nchw(xp, C._from_matrix(out, (O, *out_size, N), inner), inner)
 
     @staticmethod
     def backward(ctx, grad):
         cols, weight = ctx.saved_tensors
-        (N, Cin, H, W), stride, padding, out_size = ctx.geometry
+        (N, Cin, H, W), (ph, pw), out_size, inner = ctx.geometry
         xp = ctx.xp
         O, _, kh, kw = weight.shape
-        g = xp.ascontiguousarray(grad.swapaxes(0, 1)).reshape(O, -1)
+        g = C._empty(xp, (O, *out_size, N), grad.dtype, inner)
+        g[...] = grad.transpose(1, 2, 3, 0)
+        g = C._as_matrix(g, O, inner)
         dx = None
         if ctx.needs_input_grad[0]:
-            (ph, pw), kernel = padding, (kh, kw)
-            dcols = (weight.reshape(O, -1).T @ g).reshape(Cin, kh, kw, N, *out_size)
-            dxpad = xp.zeros((N, Cin, H + 2 * ph, W + 2 * pw), dtype=grad.dtype)
-            for i, j, rows, columns in _taps(kernel, stride, out_size):
-                dxpad[:, :, rows, columns] += dcols[:, i, j].swapaxes(0, 1)
-            dx = dxpad[:, :, ph:ph + H, pw:pw + W]
+            dcols = C._from_matrix(weight.reshape(O, -1).T @ g, (Cin, kh, kw, *out_size, N), inner)
+            dxt = C.col2im(xp, dcols, (Cin, H + 2 * ph, W + 2 * pw, N), (1, 1), (1, 1), inner)
+            dx = C._to_nchw(xp, dxt[:, ph:ph + H, pw:pw + W], inner)
         return dx, (g @ cols.T).reshape(weight.shape), g.sum(axis=1)
 
 
-def _out_size(size, kernel, stride, padding):
-    return tuple(C.conv_output_size(n, k, s, p) for n, k, s, p in zip(size, kernel, stride, padding))
+def conv_with_layout(batch_inner_below):
+    """C.conv2d with the layout rule's threshold set for the call (forward makes the choice and
+    keeps it on the graph for backward)."""
+    def conv(x, w, b, padding):
+        saved, C.BATCH_INNER_BELOW = C.BATCH_INNER_BELOW, batch_inner_below
+        try:
+            return C.conv2d(x, w, b, padding=padding)
+        finally:
+            C.BATCH_INNER_BELOW = saved
+    return conv
 
 
-def _taps(kernel, stride, out_size):
-    for i in range(kernel[0]):
-        for j in range(kernel[1]):
-            yield (i, j, *C._tap(i, j, stride, (1, 1), out_size))
-
-
-LIBRARY = "batch-last (library)"
+CONV_VARIANTS = {
+    "library": lambda x, w, b, p: C.conv2d(x, w, b, padding=p),
+    "batch innermost": conv_with_layout(10**9),
+    "batch outside": conv_with_layout(0),
+    "library, cols saved": lambda x, w, b, p: Conv2dSavedColumns.apply(x, w, b, padding=(p, p)),
+}
 
 
 def time_variants(variants, x_shape, params, needs_x_grad, device):
@@ -202,18 +170,12 @@ def main():
             if padding is None:
                 variants = {"": lambda x: C.max_pool2d(x, 2)}
             else:
-                variants = {
-                    LIBRARY: lambda x, w, b, p=padding: C.conv2d(x, w, b, padding=p),
-                    "batch-last, cols saved": lambda x, w, b, p=padding: Conv2dSavedColumns.apply(
-                        x, w, b, padding=(p, p)),
-                    "NCHW, cols saved": lambda x, w, b, p=padding: Conv2dNCHW.apply(
-                        x, w, b, padding=(p, p)),
-                }
+                variants = {name: (lambda x, w, b, fn=fn, p=padding: fn(x, w, b, p))
+                            for name, fn in CONV_VARIANTS.items()}
             timings = time_variants(variants, shape, params, needs_x, device)
             for variant, (fwd, both, saved) in timings.items():
                 print(f"{name:28s} {variant:22s} {fwd:7.2f} {both:10.2f} {saved / 2**20:9.1f}")
-                for key in ([variant] if variant else [LIBRARY, "batch-last, cols saved",
-                                                       "NCHW, cols saved"]):
+                for key in ([variant] if variant else CONV_VARIANTS):
                     totals[key] = totals.get(key, 0.0) + both
         for variant, total in totals.items():
             print(f"{'total conv+pool':28s} {variant:22s} {'':7s} {total:10.2f}")

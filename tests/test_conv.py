@@ -111,6 +111,13 @@ def distinct(shape, seed=0):
 
 
 # ================================================================ conv2d forward
+@pytest.fixture(params=["batch innermost", "batch outside"])
+def layout(request, monkeypatch):
+    """Run a test with each memory layout of the convolution (normally picked by output width)."""
+    monkeypatch.setattr(C, "BATCH_INNER_BELOW", 10**9 if request.param == "batch innermost" else 0)
+    return request.param
+
+
 CONV_CASES = [
     # (N, C, H, W), (O, kH, kW), stride, padding, dilation, groups, bias
     ((2, 3, 7, 7), (4, 3, 3), 1, 0, 1, 1, True),
@@ -141,7 +148,7 @@ def make_conv(case, seed=0):
 
 
 @pytest.mark.parametrize("case", CONV_CASES)
-def test_conv2d_forward_matches_reference(case, device):
+def test_conv2d_forward_matches_reference(case, device, layout):
     x, w, b, kw = make_conv(case)
     out = tg.nn.functional.conv2d(tg.tensor(x, device=device), tg.tensor(w, device=device),
                                   None if b is None else tg.tensor(b, device=device), **kw)
@@ -168,14 +175,14 @@ def test_conv2d_int_and_pair_arguments_agree(device):
 
 
 @pytest.mark.parametrize("case", [CONV_CASES[i] for i in (0, 1, 3, 4, 6, 7, 9, 11)])
-def test_conv2d_gradcheck(case, device):
+def test_conv2d_gradcheck(case, device, layout):
     x, w, b, kw = make_conv(case)
     arrays = (x, w) if b is None else (x, w, b)
     check_grad(lambda *t: C.conv2d(*t, **kw), *arrays, device=device)
 
 
 @pytest.mark.parametrize("case", CONV_CASES)
-def test_conv2d_gradients_match_reference(case, device):
+def test_conv2d_gradients_match_reference(case, device, layout):
     # tight (1e-12), unlike gradcheck's finite differences: catches small slips such as a scale
     x, w, b, kw = make_conv(case)
     geometry = pair(kw["stride"]), pair(kw["padding"]), pair(kw["dilation"]), kw["groups"]
@@ -186,7 +193,7 @@ def test_conv2d_gradients_match_reference(case, device):
         np.testing.assert_allclose(u.grad.numpy(), expected, rtol=1e-10, atol=1e-12)
 
 
-def test_conv2d_skips_unneeded_gradients(device, monkeypatch):
+def test_conv2d_skips_unneeded_gradients(device, layout, monkeypatch):
     """A first layer's input needs no gradient: backward must not run col2im for it, and dW, db
     must be the same as when x does need a gradient."""
     x, w, b, kw = make_conv(CONV_CASES[2])
@@ -226,7 +233,7 @@ def test_conv2d_only_input_needs_grad(device):
     check_grad(lambda t: C.conv2d(t, wt, bt, **kw), x, device=device)
 
 
-def test_conv2d_float32_stays_float32(device):
+def test_conv2d_float32_stays_float32(device, layout):
     x, w, b, kw = make_conv(CONV_CASES[7])
     check_dtype(lambda *t: C.conv2d(*t, **kw), x, w, b, device=device)
     out = C.conv2d(*(tg.tensor(a.astype(np.float32), device=device) for a in (x, w, b)), **kw)
@@ -255,17 +262,25 @@ def test_conv2d_lenet_batch_float32(device):
 
 
 # ================================================================ im2col / col2im
-def test_col2im_is_the_adjoint_of_im2col():
+@pytest.mark.parametrize("batch_inner", [True, False])
+def test_col2im_is_the_adjoint_of_im2col(batch_inner):
     # <im2col(x), c> == <x, col2im(c)> for any x, c: the definition of the adjoint
     rng = np.random.default_rng(0)
-    x = rng.standard_normal((3, 9, 8, 2))                       # (C, Hp, Wp, N)
-    geometry = dict(stride=(2, 1), dilation=(1, 2))
+    x = C._from_nchw(np, rng.standard_normal((2, 3, 9, 8)), (0, 0), batch_inner)  # [c, h, w, n]
+    geometry = dict(stride=(2, 1), dilation=(1, 2), batch_inner=batch_inner)
     out_size = (C.conv_output_size(9, 3, 2, 0, 1), C.conv_output_size(8, 2, 1, 0, 2))
     cols = C.im2col(np, x, (3, 2), out_size=out_size, **geometry)
-    assert cols.shape == (3, 3, 2) + out_size + (2,)              # (C, kH, kW, OH, OW, N)
+    assert cols.shape == (3, 3, 2) + out_size + (2,)              # [c, i, j, oh, ow, n]
+    np.testing.assert_array_equal(cols[1, 2, 0, 1, 3], x[1, 2 + 2 * 1, 0 + 3])  # one tap by hand
     c = rng.standard_normal(cols.shape)
     back = C.col2im(np, c, x.shape, **geometry)
     np.testing.assert_allclose((cols * c).sum(), (x * back).sum(), rtol=1e-12)
+
+
+def test_layout_is_picked_by_output_width():
+    # the rule of the module docstring: narrow output rows keep the batch innermost
+    assert C._batch_inner((10, 10)) and C._batch_inner((28, 8))
+    assert not C._batch_inner((28, 28)) and not C._batch_inner((8, 16))
 
 
 @pytest.mark.parametrize("size, k, s, p, d, expected", [

@@ -16,16 +16,25 @@ every output position at once: rows i·d, i·d + s, ..., i·d + s·(OH − 1), a
 (s = stride, d = dilation; see ``_tap``). ``col2im`` is its adjoint: the same slices with ``+=``,
 because neighbouring patches overlap and their gradients add up.
 
-Layout: batch LAST inside the convolution
------------------------------------------
-The padded input and the columns keep the batch as their innermost axis: (C, Hp, Wp, N) and
-(C, kH, kW, OH, OW, N), the layout of cuda-convnet. Each tap's slice is then made of contiguous
-runs of OW·N numbers (N for stride > 1), which NumPy copies fast. With the batch outside,
-(C, kH, kW, N, OH, OW), the product would come out nearly in NCHW order, but the runs would be
-only OW numbers long, and col2im (25 ``+=`` over runs of 10 numbers in LeNet's second layer)
-measured 3-4x slower. The price of batch-last is a transpose into it on the way in and back to
-NCHW on the way out (``_batch_first``); for LeNet it is the faster of the two overall, but a wide
-first layer (large OW, no dx) is faster with the batch outside (benchmarks/bench_conv.py).
+Where the batch axis sits in memory
+-----------------------------------
+Inside the convolution every array is indexed with the batch LAST: the padded input as
+[c, h, w, n], the columns as [c, i, j, oh, ow, n], the product's output as [o, oh, ow, n]. How
+those arrays are laid out in memory is a separate choice (NumPy arrays are views with strides,
+so the same indexing works on either), made per layer by ``_batch_inner``:
+
+* batch innermost, (..., H, W, N) in memory, as in cuda-convnet: a tap's slice is made of long
+  contiguous runs (OW·N numbers), so im2col/col2im copy fast; but the output and its gradient
+  must be fully transposed to and from NCHW (``_to_nchw``).
+* batch outside the pixels, (..., N, H, W) in memory: the output is one cheap swap of its two
+  leading axes away from NCHW; but a tap's slice is made of runs of only OW numbers, and NumPy
+  pays an overhead per run.
+
+Short rows make the second layout slow: in LeNet's second layer (10×10 outputs) its col2im (25
+``+=`` over runs of 10 numbers) was 3-4x slower, the layer 1.6x. Wide rows make the transposes
+of the first costly: LeNet's first layer (28×28 outputs) was 1.5-2x slower with the batch
+innermost. So rows shorter than ``BATCH_INNER_BELOW`` pixels get the batch innermost
+(benchmarks/bench_conv.py measures both layouts on each layer).
 
 Pooling needs no columns: the max (or mean) over a window is an elementwise max (or sum) of the
 kH·kW tap slices, so the pools loop over taps too and stay in NCHW.
@@ -41,6 +50,8 @@ from ..tensor import Tensor
 
 # ================================================================ helpers: sizes, taps, layout
 
+BATCH_INNER_BELOW = 16  # output rows narrower than this store the batch innermost (see above)
+
 
 def conv_output_size(size: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> int:
     """PyTorch's output length (ceil_mode=False): ⌊(size + 2p − d·(k − 1) − 1) / s⌋ + 1."""
@@ -55,35 +66,73 @@ def _tap(i, j, stride, dilation, out_size):
             slice(j * dw, j * dw + sw * (ow - 1) + 1, sw))
 
 
-def _pad_batch_last(xp, x, padding):
-    """NCHW `x` -> zero-padded (C, H + 2ph, W + 2pw, N): the transpose and the padding in one copy."""
+def _batch_inner(out_size) -> bool:
+    """The memory layout of a convolution with outputs of `out_size`: batch innermost or not."""
+    return out_size[1] < BATCH_INNER_BELOW
+
+
+def _empty(xp, shape, dtype, batch_inner, zeros=False):
+    """A new array indexed [..., h, w, n] (`shape`), stored as (..., H, W, N) when `batch_inner`,
+    else as (..., N, H, W) and seen through a transposed view."""
+    alloc = xp.zeros if zeros else xp.empty
+    if batch_inner:
+        return alloc(shape, dtype=dtype)
+    *lead, h, w, n = shape
+    k = len(lead)
+    return alloc((*lead, n, h, w), dtype=dtype).transpose(*range(k), k + 1, k + 2, k)
+
+
+def _as_matrix(a, rows, batch_inner):
+    """An ``_empty``-made array as a (rows, -1) matrix whose columns follow its memory order:
+    a view, no copy. Arrays of one layout give matrices whose columns line up."""
+    if not batch_inner:
+        k = a.ndim - 3
+        a = a.transpose(*range(k), k + 2, k, k + 1)  # back to the memory order (..., N, H, W)
+    return a.reshape(rows, -1)
+
+
+def _from_matrix(m, shape, batch_inner):
+    """The inverse of ``_as_matrix``: a matrix as an array indexed [..., h, w, n] (`shape`)."""
+    if batch_inner:
+        return m.reshape(shape)
+    *lead, h, w, n = shape
+    k = len(lead)
+    return m.reshape(*lead, n, h, w).transpose(*range(k), k + 1, k + 2, k)
+
+
+def _from_nchw(xp, x, padding, batch_inner):
+    """NCHW `x` -> zero-padded [c, h, w, n], (C, H + 2ph, W + 2pw, N): the transpose and the
+    padding in one copy."""
     N, C, H, W = x.shape
     ph, pw = padding
-    xt = xp.zeros((C, H + 2 * ph, W + 2 * pw, N), dtype=x.dtype)
+    xt = _empty(xp, (C, H + 2 * ph, W + 2 * pw, N), x.dtype, batch_inner, zeros=True)
     xt[:, ph:ph + H, pw:pw + W] = x.transpose(1, 2, 3, 0)
     return xt
 
 
-def _batch_first(xp, a):
-    """(C, H, W, N) -> a contiguous NCHW array, in two copies through (C, H, N, W).
+def _to_nchw(xp, a, batch_inner):
+    """[c, h, w, n] -> a contiguous NCHW array.
 
-    One direct copy reads with a stride of N numbers while writing rows of C·H·W numbers (or the
-    reverse), touching a new memory page at almost every element; it measured 2.5x slower than
-    these two copies, each of which keeps both sides in short contiguous runs: the first swaps
-    small (W, N) tiles, the second moves whole rows of W numbers.
+    With the batch outside the pixels this swaps two leading axes, moving whole rows. With the
+    batch innermost, one direct copy would read with a stride of N numbers while writing rows of
+    C·H·W numbers, touching a new memory page at almost every element; it measured 2.5x slower
+    than two copies through (C, H, N, W) that keep both sides in short contiguous runs.
     """
-    tiles = xp.ascontiguousarray(a.transpose(0, 1, 3, 2))        # (C, H, N, W)
-    return xp.ascontiguousarray(tiles.transpose(2, 0, 1, 3))     # (N, C, H, W)
+    if not batch_inner:
+        return xp.ascontiguousarray(a.transpose(3, 0, 1, 2))
+    tiles = xp.ascontiguousarray(a.transpose(0, 1, 3, 2))        # (C, H, N, W): (W, N) tiles
+    return xp.ascontiguousarray(tiles.transpose(2, 0, 1, 3))     # (N, C, H, W): rows of W
 
 
-def im2col(xp, xt, kernel_size, stride, dilation, out_size):
-    """Columns of a padded batch-last image: (C, Hp, Wp, N) -> (C, kH, kW, OH, OW, N).
+def im2col(xp, xt, kernel_size, stride, dilation, out_size, batch_inner):
+    """Columns of a padded image: [c, h, w, n] -> [c, i, j, oh, ow, n], in the layout of `xt`.
 
     ``cols[c, i, j, oh, ow, n] = xt[c, i·d + s·oh, j·d + s·ow, n]``: one strided copy per tap.
-    Reshaped to (C·kH·kW, OH·OW·N) it is the right operand of the convolution's matrix product.
+    ``_as_matrix(cols, C·kH·kW)`` is the right operand of the convolution's matrix product.
     """
     kh, kw = kernel_size
-    cols = xp.empty((xt.shape[0], kh, kw, *out_size, xt.shape[3]), dtype=xt.dtype)
+    shape = (xt.shape[0], kh, kw, *out_size, xt.shape[3])
+    cols = _empty(xp, shape, xt.dtype, batch_inner)
     for i in range(kh):
         for j in range(kw):
             rows, columns = _tap(i, j, stride, dilation, out_size)
@@ -91,14 +140,12 @@ def im2col(xp, xt, kernel_size, stride, dilation, out_size):
     return cols
 
 
-def col2im(xp, cols, padded_shape, stride, dilation):
-    """The adjoint of ``im2col``: (C, kH, kW, OH, OW, N) -> (C, Hp, Wp, N), summing the overlaps.
-
-    A pixel seen by several taps (overlapping patches) receives the sum of their gradients,
-    hence ``+=`` per tap slice rather than an assignment.
-    """
+def col2im(xp, cols, padded_shape, stride, dilation, batch_inner):
+    """The adjoint of ``im2col``: [c, i, j, oh, ow, n] -> [c, h, w, n] of `padded_shape`,
+    summing the overlaps: a pixel seen by several taps (overlapping patches) receives the sum of
+    their gradients, hence ``+=`` per tap slice rather than an assignment."""
     _, kh, kw, oh, ow, _ = cols.shape
-    dxt = xp.zeros(padded_shape, dtype=cols.dtype)
+    dxt = _empty(xp, padded_shape, cols.dtype, batch_inner, zeros=True)
     for i in range(kh):
         for j in range(kw):
             rows, columns = _tap(i, j, stride, dilation, (oh, ow))
@@ -115,7 +162,8 @@ class Conv2d(Function):
         out[n, o, oh, ow] = b[o] + Σ_{c,i,j} W[o, c, i, j] · xpad[n, g·Cg + c, s·oh + i·d, s·ow + j·d]
 
     where g = o // (O / groups) is the group of output channel o and Cg = C / groups. With
-    cols = im2col(xpad) split into groups, (G, Cg·kH·kW, OH·OW·N), and W as (G, O/G, Cg·kH·kW):
+    cols = im2col(xpad) as a matrix split into groups, (G, Cg·kH·kW, N·OH·OW), and W as
+    (G, O/G, Cg·kH·kW):
 
         forward    out = W @ cols + b
         backward   dW = dout @ colsᵀ,   db = Σ_{n,oh,ow} dout,   dx = col2im(Wᵀ @ dout)
@@ -123,10 +171,9 @@ class Conv2d(Function):
     Saves the input x (only when W needs a gradient) and W, not the columns: the columns are
     kH·kW times larger than x (25x for a 5×5 kernel), while x is alive anyway as the previous
     layer's output, so saving it costs nothing. Backward rebuilds the columns for dW; keeping them
-    instead would be ~10% faster on LeNet's convolutions but would triple the memory its training
-    graph holds (33 MB instead of 11 MB at batch 256; benchmarks/bench_conv.py). Backward skips
-    what is not needed: col2im when the input needs no gradient (a first layer), dW and db when
-    they are frozen.
+    instead was 10-25% faster on LeNet's convolutions but tripled the memory its training graph
+    holds (33 MB instead of 11 MB at batch 256). Backward skips what is not needed: col2im when
+    the input needs no gradient (a first layer), dW and db when they are frozen.
     """
 
     @staticmethod
@@ -137,33 +184,38 @@ class Conv2d(Function):
         O, _, kh, kw = weight.shape
         out_size = (conv_output_size(H, kh, stride[0], padding[0], dilation[0]),
                     conv_output_size(W, kw, stride[1], padding[1], dilation[1]))
-        cols = im2col(xp, _pad_batch_last(xp, x, padding), (kh, kw), stride, dilation, out_size)
-        cols = cols.reshape(groups, -1, out_size[0] * out_size[1] * N)
-        out = (weight.reshape(groups, O // groups, -1) @ cols).reshape(O, -1)  # (O, OH·OW·N)
+        inner = _batch_inner(out_size)
+        cols = im2col(xp, _from_nchw(xp, x, padding, inner), (kh, kw), stride, dilation, out_size,
+                      inner)
+        cols = _as_matrix(cols, groups, inner).reshape(groups, -1, N * out_size[0] * out_size[1])
+        out = (weight.reshape(groups, O // groups, -1) @ cols).reshape(O, -1)
         if bias is not None:
             out += bias[:, None]
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, weight)
-        ctx.conv = x.shape, stride, padding, dilation, groups, out_size
+        ctx.conv = x.shape, stride, padding, dilation, groups, out_size, inner
         ctx.has_bias = bias is not None
-        return _batch_first(xp, out.reshape(O, *out_size, N))
+        return _to_nchw(xp, _from_matrix(out, (O, *out_size, N), inner), inner)
 
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
-        (N, C, H, W), stride, padding, dilation, groups, out_size = ctx.conv
+        (N, C, H, W), stride, padding, dilation, groups, out_size, inner = ctx.conv
         xp = ctx.xp
         O, _, kh, kw = weight.shape
-        # dout in the layout of the forward product's output: (G, O/G, OH·OW·N)
-        g = xp.ascontiguousarray(grad.transpose(1, 2, 3, 0)).reshape(groups, O // groups, -1)
+        g = _empty(xp, (O, *out_size, N), grad.dtype, inner)  # dout in the output's layout
+        g[...] = grad.transpose(1, 2, 3, 0)
+        g = _as_matrix(g, groups, inner).reshape(groups, O // groups, -1)
         dx = dw = db = None
         if ctx.needs_input_grad[0]:
             (ph, pw), w_t = padding, weight.reshape(groups, O // groups, -1).transpose(0, 2, 1)
-            dcols = (w_t @ g).reshape(C, kh, kw, *out_size, N)
-            dxt = col2im(xp, dcols, (C, H + 2 * ph, W + 2 * pw, N), stride, dilation)
-            dx = _batch_first(xp, dxt[:, ph:ph + H, pw:pw + W])
+            dcols = _from_matrix(w_t @ g, (C, kh, kw, *out_size, N), inner)
+            dxt = col2im(xp, dcols, (C, H + 2 * ph, W + 2 * pw, N), stride, dilation, inner)
+            dx = _to_nchw(xp, dxt[:, ph:ph + H, pw:pw + W], inner)
         if ctx.needs_input_grad[1]:
-            cols = im2col(xp, _pad_batch_last(xp, x, padding), (kh, kw), stride, dilation, out_size)
-            dw = (g @ cols.reshape(groups, -1, g.shape[2]).transpose(0, 2, 1)).reshape(weight.shape)
+            cols = im2col(xp, _from_nchw(xp, x, padding, inner), (kh, kw), stride, dilation,
+                          out_size, inner)
+            cols = _as_matrix(cols, groups, inner).reshape(groups, -1, g.shape[2])
+            dw = (g @ cols.transpose(0, 2, 1)).reshape(weight.shape)
         if ctx.has_bias and ctx.needs_input_grad[2]:
             db = g.reshape(O, -1).sum(axis=1)
         return (dx, dw, db) if ctx.has_bias else (dx, dw)
@@ -176,7 +228,10 @@ def _windows(x, kernel_size, stride, out_size, tiled):
     """The kH·kW tap views (N, C, OH, OW) of `x`, in row-major tap order.
 
     `tiled`: the windows tile x exactly (stride == kernel, no padding, sizes divide): then a
-    reshape to (N, C, OH, kH, OW, kW) exposes the window axes, no slicing arithmetic needed.
+    reshape to (N, C, OH, kH, OW, kW) exposes the window axes, no padding copy is needed, and
+    backward assigns instead of accumulating. The pools still combine the taps one at a time:
+    reducing the reshaped array with ``.max(axis=(3, 5))`` measured 30x slower in NumPy than
+    three elementwise maxima over the 2×2 taps (its inner loops run over the two short axes).
     """
     kh, kw = kernel_size
     if tiled:

@@ -3,7 +3,7 @@ import statistics
 import time
 
 from tinygrad_bn import backend
-from tinygrad_bn.autograd import topological_sort
+from tinygrad_bn.autograd import saved_nbytes  # noqa: F401  (re-exported for the benchmarks)
 
 
 def synchronize(device):
@@ -24,14 +24,3 @@ def median_ms(fn, device="cpu", repeats=20, warmup=3):
         synchronize(device)
         times.append((time.perf_counter() - start) * 1e3)
     return statistics.median(times)
-
-
-def saved_nbytes(out):
-    """Bytes of every distinct array that the graph ending at `out` keeps for backward."""
-    seen, total = set(), 0
-    for node in topological_sort(out):
-        for array in (node._ctx.saved_tensors if node._ctx is not None else ()):
-            if array is not None and id(array) not in seen:
-                seen.add(id(array))
-                total += array.nbytes
-    return total

@@ -6,7 +6,7 @@ import pytest
 import tinygrad_bn as tg
 import tinygrad_bn.nn.functional as F
 from tinygrad_bn import backend
-from tinygrad_bn.autograd import Function, topological_sort
+from tinygrad_bn.autograd import Function, saved_nbytes
 from tinygrad_bn.nn import reference
 from tinygrad_bn.ops.norm import BatchNorm
 
@@ -178,17 +178,6 @@ def test_batch_norm_weight_without_bias(device, rng):
 
 
 # ---------------------------------------------------------------- memory
-def saved_nbytes(out):
-    """Bytes of every distinct array that the graph ending at `out` keeps for backward."""
-    seen, total = set(), 0
-    for node in topological_sort(out):
-        for array in (node._ctx.saved_tensors if node._ctx is not None else ()):
-            if array is not None and id(array) not in seen:
-                seen.add(id(array))
-                total += array.nbytes
-    return total
-
-
 def test_fused_batch_norm_saves_one_activation(rng):
     x, w, b, rm, rv = bn_inputs((32, 4, 6, 6), "cpu", rng, True, dtype=np.float32)
     fused = saved_nbytes(F.batch_norm(x, rm, rv, w, b, training=True))

@@ -211,6 +211,19 @@ def backward(root, grad, retain_graph=False):
             ctx.saved_tensors, ctx.parents, ctx.freed = (), (), True
 
 
+def saved_nbytes(root) -> int:
+    """Bytes of every distinct array that the graph ending at `root` keeps for backward: what
+    a training step holds in memory beyond its parameters (compare a fused op with its
+    composed version, or see what `no_grad` saves)."""
+    seen, total = set(), 0
+    for node in topological_sort(root):
+        for array in (node._ctx.saved_tensors if node._ctx is not None else ()):
+            if array is not None and id(array) not in seen:
+                seen.add(id(array))
+                total += array.nbytes
+    return total
+
+
 # ---------------------------------------------------------------- profiling
 _profiler = None  # the active Profiler, if any; apply() and backward() time ops through it
 

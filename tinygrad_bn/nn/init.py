@@ -161,3 +161,14 @@ def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
     _check_float(tensor, "kaiming_normal_")
     fan = _calculate_correct_fan(tensor, mode)
     return normal_(tensor, 0.0, calculate_gain(nonlinearity, a) / math.sqrt(fan))
+
+
+def default_weight_and_bias_(weight: Tensor, bias: Tensor | None) -> None:
+    """PyTorch's default initialisation of Linear and Conv2d (their ``reset_parameters``):
+    ``kaiming_uniform_(weight, a=√5)``, i.e. U(−1/√fan_in, 1/√fan_in), and the bias
+    U(−1/√fan_in, 1/√fan_in)."""
+    kaiming_uniform_(weight, a=math.sqrt(5))
+    if bias is not None:
+        fan_in, _ = _calculate_fan_in_and_fan_out(weight)
+        bound = 1 / math.sqrt(fan_in)
+        uniform_(bias, -bound, bound)

@@ -1,8 +1,6 @@
 """Linear (fully connected) layer, and Identity."""
 from __future__ import annotations
 
-import math
-
 from ...tensor import empty
 from .. import functional as F
 from .. import init
@@ -59,11 +57,7 @@ class Linear(Module):
 
     def reset_parameters(self) -> None:
         """PyTorch's default initialisation (see the class docstring)."""
-        init.kaiming_uniform_(self.weight, a=math.sqrt(5))
-        if self.bias is not None:
-            fan_in, _ = init._calculate_fan_in_and_fan_out(self.weight)
-            bound = 1 / math.sqrt(fan_in)
-            init.uniform_(self.bias, -bound, bound)
+        init.default_weight_and_bias_(self.weight, self.bias)
 
     def forward(self, x):
         return F.linear(x, self.weight, self.bias)

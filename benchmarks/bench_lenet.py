@@ -55,8 +55,14 @@ N_DATA = 60_000
 
 
 def peak_rss_mb() -> float:
+    """This process's peak resident memory. Read from /proc (VmHWM), not getrusage: Linux carries
+    ru_maxrss over fork+exec, so a child would report its parent's peak if that was higher."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024  # kB
     import resource
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # ---------------------------------------------------------------- ours

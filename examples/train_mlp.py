@@ -55,7 +55,8 @@ def main(argv=None):
         model = mlp(28 * 28, hidden, 10, norm=norm).to(args.device)
         optimizer = OPTIMIZERS[args.optimizer](model.parameters(), lr=args.lr)
         trainer = Trainer(model, optimizer,
-                          DataLoader(train, args.batch_size, shuffle=True, seed=args.seed, device=args.device),
+                          DataLoader(train, args.batch_size, shuffle=True, seed=args.seed,
+                                     device=args.device),
                           DataLoader(test, 1024, device=args.device), log=args.log, name=f"[{norm}] ")
         histories[norm] = trainer.fit(args.epochs)
         print(summary(histories[norm], f"[{norm}] "))

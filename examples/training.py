@@ -84,7 +84,8 @@ class Trainer:
             self.scheduler.load_state_dict(state["scheduler"])
         self.epoch, self.batches_done = int(state["epoch"]), int(state["batches_done"])
         loss_sum, correct, seen, seconds = (float(v) for v in state["sums"])
-        self.loss_sum, self.correct, self.seen, self.epoch_seconds = loss_sum, int(correct), int(seen), seconds
+        self.loss_sum, self.correct, self.seen = loss_sum, int(correct), int(seen)
+        self.epoch_seconds = seconds
         self.loader_state = json.loads(str(state["loader"]))
         backend.set_rng_state(json.loads(str(state["rng"])))
         self.history = json.loads(str(state["history"]))

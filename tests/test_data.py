@@ -265,8 +265,8 @@ def test_download_fetches_verifies_and_caches(tmp_path, monkeypatch, isolated):
     cache = isolated / ".cache" / "tinygrad_bn" / "fashion-mnist"
     assert train.folder == cache and len(train) == 12
     assert leftovers(cache) == sorted(fetch.TRAIN_FILES)    # no .part files left behind
-    assert requested == [m + f for f in fetch.TRAIN_FILES for m in ("http://mirror.invalid/a/",
-                                                                     "http://mirror.invalid/b/")]
+    mirrors = ("http://mirror.invalid/a/", "http://mirror.invalid/b/")
+    assert requested == [m + f for f in fetch.TRAIN_FILES for m in mirrors]
     requested.clear()
     FashionMNIST()                              # found in the cache now: no download
     assert requested == []

@@ -209,7 +209,8 @@ def test_layer_norm_forward_fused_reference_and_gradcheck(device, rng, shape, no
     w = make(normalized, device, rng, shift=1.0) if affine else None
     b = make(normalized, device, rng) if affine else None
     y = F.layer_norm(x, normalized, w, b)
-    expected = numpy_layer_norm(x.numpy(), len(normalized), *(None if t is None else t.numpy() for t in (w, b)))
+    affine = (None if t is None else t.numpy() for t in (w, b))
+    expected = numpy_layer_norm(x.numpy(), len(normalized), *affine)
     np.testing.assert_allclose(y.numpy(), expected, rtol=1e-10, atol=1e-12)
 
     upstream = backend.to_device(rng.standard_normal(shape), device)

@@ -245,3 +245,35 @@ def test_layer_norm_float32_stays_float32(rng):
 
 def test_user_function_subclass_of_norm_op_is_a_function():
     assert issubclass(BatchNormWithoutVarianceTerm, Function)
+
+
+# ---------------------------------------------------------------- dtype, device and argument checks
+@pytest.mark.parametrize("impl", [F.batch_norm, reference.batch_norm], ids=["fused", "reference"])
+def test_batch_norm_refuses_mixed_dtypes_and_int_input(impl):
+    x = tg.randn(4, 3)
+    with pytest.raises(TypeError, match="weight has dtype float64, but the input has float32"):
+        impl(x, None, None, tg.ones(3, dtype=np.float64), tg.zeros(3), training=True)
+    with pytest.raises(TypeError, match="running_mean has dtype float64"):
+        impl(x, tg.zeros(3, dtype=np.float64), tg.ones(3), training=False)
+    with pytest.raises(TypeError, match="floating point input, got int64"):
+        impl(tg.tensor([[1, 2, 3], [4, 5, 6]]), None, None, training=True)
+    with pytest.raises(ValueError, match="momentum=None"):
+        impl(x, tg.zeros(3), tg.ones(3), training=True, momentum=None)
+
+
+@pytest.mark.parametrize("impl", [F.layer_norm, reference.layer_norm], ids=["fused", "reference"])
+def test_layer_norm_refuses_mixed_dtypes(impl):
+    with pytest.raises(TypeError, match="bias has dtype float64"):
+        impl(tg.randn(2, 3), 3, tg.ones(3), tg.zeros(3, dtype=np.float64))
+
+
+def test_norm_refuses_mixed_devices():
+    class OnCuda:  # stands in for a CUDA buffer (no GPU here); only dtype/device/shape are read
+        shape, dtype, device = (3,), np.dtype(np.float32), "cuda"
+    with pytest.raises(RuntimeError, match="running_var is on cuda, but the input is on cpu"):
+        F.batch_norm(tg.randn(4, 3), tg.zeros(3), OnCuda(), training=True)
+
+
+def test_cross_entropy_names_itself_on_bad_rank():
+    with pytest.raises(ValueError, match=r"cross_entropy expects logits \(N, C\)"):
+        F.cross_entropy(tg.randn(3), tg.tensor([0, 1, 2]))

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import tinygrad_bn as tg
+import tinygrad_bn.nn.functional as F
 from tinygrad_bn import Tensor
 
 
@@ -244,3 +245,57 @@ def test_public_names_exist():
                  "cuda_is_available", "gradcheck", "relative_error", "zeros", "ones", "full",
                  "empty", "zeros_like", "ones_like", "rand", "randn", "arange", "eye", "manual_seed"]:
         assert hasattr(tg, name), name
+
+
+# ---------------------------------------------------------------- promotion and dtype edge cases
+def test_zero_dim_tensor_does_not_widen_within_its_category(device):
+    x = tg.ones(3, device=device)  # float32
+    assert (x + tg.tensor(np.float64(2.0), device=device)).dtype == np.float32
+    assert (tg.ones(3, dtype=np.float64, device=device) + tg.ones(3, device=device)).dtype == np.float64
+    assert (tg.tensor([True, False], device=device) + tg.tensor(np.int64(2), device=device)).dtype == np.int64
+
+
+def test_matmul_never_upcasts_silently(device):
+    a = tg.ones(2, 3, device=device)
+    with pytest.raises(TypeError, match="same dtype, got float32 and float64"):
+        a @ tg.ones(3, 1, dtype=np.float64, device=device)
+    assert (a @ tg.tensor([[1], [2], [3]], device=device)).dtype == np.float32  # int operand cast
+    w = tg.ones(4, 3, dtype=np.float64, requires_grad=True, device=device)
+    with pytest.raises(TypeError, match="same dtype"):
+        F.linear(a, w)
+
+
+def test_clamp_of_int_tensor_with_float_bound_is_float32(device):
+    y = tg.tensor([1, 2, 3], device=device).clamp(1.5)
+    assert y.dtype == np.float32 and y.tolist() == [1.5, 2.0, 3.0]
+
+
+def test_mean_of_empty_is_nan_and_numpy_integer_dims_work(device):
+    assert np.isnan(tg.zeros(0, device=device).mean().item())
+    x = tg.ones(2, 3, device=device)
+    assert x.sum(np.int64(1)).shape == (2,) and x.mean((np.int64(0), 1)).shape == ()
+
+
+def test_apply_without_tensors_raises_clearly():
+    with pytest.raises(TypeError, match="at least one Tensor"):
+        tg.autograd.Function.apply()
+
+
+def test_no_grad_tells_ops_nothing_needs_a_gradient():
+    seen = []
+
+    class Spy(tg.Function):
+        @staticmethod
+        def forward(ctx, x):
+            seen.append(ctx.needs_input_grad)
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * 2
+
+    x = tg.ones(2, requires_grad=True)
+    Spy.apply(x)
+    with tg.no_grad():
+        Spy.apply(x)
+    assert seen == [(True,), (False,)]

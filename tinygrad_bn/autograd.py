@@ -124,6 +124,8 @@ class Function:
     @classmethod
     def apply(cls, *tensors, **kwargs):
         Tensor = _tensor_class()
+        if not tensors:
+            raise TypeError(f"{cls.__name__}.apply needs at least one Tensor input")
         for i, t in enumerate(tensors):
             if not isinstance(t, Tensor):
                 raise TypeError(f"{cls.__name__}.apply: positional argument {i} is "
@@ -133,8 +135,9 @@ class Function:
             if t.device != device:
                 raise RuntimeError(f"{cls.__name__}: expected all tensors on the same device, "
                                    f"found {device} and {t.device}")
-        needs = tuple(t.requires_grad for t in tensors)
-        record = is_grad_enabled() and any(needs)
+        # under no_grad nothing needs a gradient, so ops skip what they would save for backward
+        needs = tuple(is_grad_enabled() and t.requires_grad for t in tensors)
+        record = any(needs)
         ctx = Context(cls, backend.get_array_module(device), tensors if record else (), needs)
         if _profiler is None:
             out = cls.forward(ctx, *(t.data for t in tensors), **kwargs)

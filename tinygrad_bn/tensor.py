@@ -191,8 +191,8 @@ class Tensor:
             grad = self._xp.ones(self.data.shape, dtype=self.dtype)
         else:
             grad = gradient.data if isinstance(gradient, Tensor) else gradient
-            grad = backend.to_device(self._xp.asarray(grad) if backend.is_array(grad)
-                                     else np.asarray(grad), self.device).astype(self.dtype, copy=False)
+            grad = grad if backend.is_array(grad) else np.asarray(grad)
+            grad = backend.to_device(grad, self.device).astype(self.dtype, copy=False)
             if grad.shape != self.data.shape:
                 raise RuntimeError(f"backward: gradient has shape {tuple(grad.shape)}, "
                                    f"but the tensor has shape {self.shape}")
@@ -232,11 +232,8 @@ class Tensor:
         a, b = self, self._operand(other)
         if reverse:
             a, b = b, a
-        if a.dtype != b.dtype:  # PyTorch's promotion: a float tensor wins over an int one
-            if (a.dtype.kind == "f") != (b.dtype.kind == "f"):
-                dtype = a.dtype if a.dtype.kind == "f" else b.dtype
-            else:
-                dtype = np.promote_types(a.dtype, b.dtype)
+        if a.dtype != b.dtype:
+            dtype = _promote(a, b)
             a, b = a.astype(dtype), b.astype(dtype)
         if a.shape != b.shape:
             try:
@@ -306,11 +303,20 @@ class Tensor:
         except ValueError:
             raise ValueError(f"matmul: the batch dims of shapes {a} and {b} cannot be broadcast "
                              "together") from None
-        return M.MatMul.apply(self, other)
+        x = self
+        if x.dtype != other.dtype:
+            if x.dtype.kind == "f" and other.dtype.kind == "f":  # as torch: no silent float64
+                raise TypeError(f"matmul: both operands must have the same dtype, got {x.dtype} "
+                                f"and {other.dtype}")
+            dtype = _promote(x, other)  # an int operand takes the float one's dtype
+            x, other = x.astype(dtype), other.astype(dtype)
+        return M.MatMul.apply(x, other)
 
     # ------------------------------------------------------------ comparisons (no gradient)
     def _compare(self, fn, other):
         other = other.data if isinstance(other, Tensor) else other
+        if backend.is_array(other):
+            other = backend.to_device(other, self.device)  # a NumPy array against a CUDA tensor
         return Tensor._wrap(fn(self.data, other))
 
     def __eq__(self, other):
@@ -365,7 +371,10 @@ class Tensor:
             raise ValueError("clamp: at least one of min and max must be given")
         # NumPy scalars as plain Python numbers, which never change the tensor's dtype
         min, max = (v.item() if isinstance(v, np.generic) else v for v in (min, max))
-        return E.Clamp.apply(self, min=min, max=max)
+        x = self
+        if x.dtype.kind != "f" and any(isinstance(v, float) for v in (min, max)):
+            x = x.float()  # an int tensor clamped to a float bound is float32, as in torch
+        return E.Clamp.apply(x, min=min, max=max)
 
     # ------------------------------------------------------------ reductions
     def sum(self, dim=None, keepdim: bool = False):
@@ -374,7 +383,7 @@ class Tensor:
     def mean(self, dim=None, keepdim: bool = False):
         axes = normalize_dims(dim, self.ndim)
         count = int(np.prod([self.shape[a] for a in axes]))
-        return self.sum(axes, keepdim) * (1.0 / count)  # mean = Σx / n
+        return self.sum(axes, keepdim) * (1.0 / count if count else float("nan"))  # mean = Σx / n
 
     def max(self, dim=None, keepdim: bool = False):
         return R.Max.apply(self, axes=normalize_dims(dim, self.ndim), keepdim=keepdim)
@@ -479,6 +488,22 @@ def _one_dim(dim, ndim, name):
         raise TypeError(f"{name}: dim must be an int, got {dim!r}")
     axes = normalize_dims(int(dim), ndim)
     return axes[0] if axes else None
+
+
+_CATEGORY = {"b": 0, "i": 1, "u": 1, "f": 2}
+
+
+def _promote(a: Tensor, b: Tensor) -> np.dtype:
+    """PyTorch's type promotion for a binary op. Categories rank bool < int < float, and the
+    higher category wins (int + float tensor -> the float's dtype); within one category a 0-d
+    tensor (like a Python scalar) does not widen a tensor with dims (float32 tensor + float64
+    0-d tensor stays float32); otherwise the wider dtype wins."""
+    rank_a, rank_b = (_CATEGORY[t.dtype.kind] for t in (a, b))
+    if rank_a != rank_b:
+        return a.dtype if rank_a > rank_b else b.dtype
+    if (a.ndim == 0) != (b.ndim == 0):
+        return b.dtype if a.ndim == 0 else a.dtype
+    return np.promote_types(a.dtype, b.dtype)
 
 
 def _resolve_shape(shape, old_shape):

@@ -56,7 +56,7 @@ def batch_norm(x: Tensor, running_mean: Optional[Tensor], running_var: Optional[
         >>> x = tg.randn(8, 3, 4, 4)
         >>> y = F.batch_norm(x, tg.zeros(3), tg.ones(3), training=True)
     """
-    check_batch_norm_args(x, running_mean, running_var, weight, bias, training)
+    check_batch_norm_args(x, running_mean, running_var, weight, bias, training, momentum)
     weight, bias = _affine(x, weight, bias, x.shape[1:2])
     return BatchNorm.apply(x, *weight_and_bias(weight, bias),
                            running_mean=None if running_mean is None else running_mean.data,
@@ -194,7 +194,10 @@ def cross_entropy(logits: Tensor, target: Tensor, reduction: str = "mean",
     """
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
-    log_probs = logits.log_softmax(1) if logits.ndim == 2 else logits  # nll_loss checks the rank
+    if logits.ndim != 2 or target.shape != logits.shape[:1]:
+        raise ValueError(f"cross_entropy expects logits (N, C) and target (N,), got "
+                         f"{logits.shape} and {target.shape}")
+    log_probs = logits.log_softmax(1)
     loss = nll_loss(log_probs, target, reduction="none")
     if label_smoothing:
         loss = (1 - label_smoothing) * loss - label_smoothing * log_probs.mean(1)

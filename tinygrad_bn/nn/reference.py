@@ -19,7 +19,7 @@ def batch_norm(x: Tensor, running_mean: Optional[Tensor], running_var: Optional[
                weight: Optional[Tensor] = None, bias: Optional[Tensor] = None,
                training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
     """Composed batch norm: the same contract as ``F.batch_norm``."""
-    check_batch_norm_args(x, running_mean, running_var, weight, bias, training)
+    check_batch_norm_args(x, running_mean, running_var, weight, bias, training, momentum)
     axes = (0,) + tuple(range(2, x.ndim))
     channel = (1, -1) + (1,) * (x.ndim - 2)  # a (C,) vector, broadcast over N and the spatial axes
     if training:

@@ -18,9 +18,14 @@ and writing (x-μ)·r = x̂ this collapses to the closed form
 
     dx = r/m · (m·ĝ − Σĝ − x̂·Σ(ĝ·x̂)),    dγ = Σ g·x̂,    dβ = Σ g.
 
-Since Σĝ = γ·dβ and Σ(ĝ·x̂) = γ·dγ per group, the backward needs only the two reductions for
-dγ and dβ:  dx = γ·r · (g − dβ/m − x̂·dγ/m). The middle term is the mean's path, the last the
-variance's; drop either and the result is wrong (the tests prove the check would notice).
+For BATCH norm γ is one number per group (channel), so Σĝ = γ·dβ and Σ(ĝ·x̂) = γ·dγ and the
+backward needs only the two reductions for dγ and dβ:  dx = γ·r · (g − dβ/m − x̂·dγ/m). The
+middle term is the mean's path, the last the variance's; drop either and the result is wrong
+(the tests prove the check would notice).
+
+For LAYER norm the group is one sample and γ varies along it, so ĝ = γ·g is formed per element
+and the two sums in dx are taken over the normalised axes, while dγ = Σ g·x̂ and dβ = Σ g sum
+over the other axes (the samples that share γ and β).
 
 Memory: forward saves x̂ (one array the size of the input), r (one value per group) and γ,
 not the five or six activation-sized intermediates the composed version keeps.
@@ -140,7 +145,24 @@ class LayerNorm(Function):
 # Shared by the fused ops' wrappers (nn/functional.py) and the composed ones (nn/reference.py),
 # so both raise the same errors. They take Tensors and look only at shapes.
 
-def check_batch_norm_args(x, running_mean, running_var, weight, bias, training):
+def _check_like_input(op, x, named):
+    """`x` is floating, and every given tensor in `named` has its dtype and device: the norms
+    never promote (float32 stays float32) and never mix devices."""
+    if x.dtype.kind != "f":
+        raise TypeError(f"{op} expects a floating point input, got {x.dtype}")
+    for name, t in named:
+        if t is None:
+            continue
+        if t.dtype != x.dtype:
+            raise TypeError(f"{op}: {name} has dtype {t.dtype}, but the input has {x.dtype}")
+        if t.device != x.device:
+            raise RuntimeError(f"{op}: {name} is on {t.device}, but the input is on {x.device}")
+
+
+def check_batch_norm_args(x, running_mean, running_var, weight, bias, training, momentum=0.1):
+    if momentum is None:
+        raise ValueError("batch_norm: momentum must be a float; momentum=None (a cumulative "
+                         "average) is computed by the BatchNorm modules, which pass the factor")
     if x.ndim not in (2, 3, 4):
         raise ValueError(f"batch_norm expects (N, C), (N, C, L) or (N, C, H, W) input, "
                          f"got shape {x.shape}")
@@ -157,6 +179,9 @@ def check_batch_norm_args(x, running_mean, running_var, weight, bias, training):
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm in eval mode (training=False) needs running_mean and "
                          "running_var")
+    buffers_and_affine = (("running_mean", running_mean), ("running_var", running_var),
+                          ("weight", weight), ("bias", bias))
+    _check_like_input("batch_norm", x, buffers_and_affine)
 
 
 def check_layer_norm_args(x, normalized_shape, weight, bias):
@@ -168,3 +193,4 @@ def check_layer_norm_args(x, normalized_shape, weight, bias):
         if t is not None and tuple(t.shape) != tuple(normalized_shape):
             raise ValueError(f"layer_norm: {name} has shape {tuple(t.shape)}, expected "
                              f"{tuple(normalized_shape)}")
+    _check_like_input("layer_norm", x, (("weight", weight), ("bias", bias)))

@@ -1,6 +1,8 @@
 """Helpers shared by the ops: undoing broadcasting, and normalising `dim` arguments."""
 from __future__ import annotations
 
+import numbers
+
 
 def unbroadcast(grad, shape):
     """Sum `grad` down to `shape`: the adjoint of broadcasting is summation.
@@ -21,7 +23,7 @@ def normalize_dims(dim, ndim):
     """`dim` (None, an int or a tuple of ints, possibly negative) as a sorted tuple of axes."""
     if dim is None:
         return tuple(range(ndim))
-    dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    dims = (int(dim),) if isinstance(dim, numbers.Integral) else tuple(int(d) for d in dim)
     out = []
     for d in dims:
         if not -max(ndim, 1) <= d < max(ndim, 1):  # a 0-d tensor accepts dim 0 and -1, like PyTorch

@@ -95,9 +95,12 @@ def to_device(array, device: str):
     return _cupy.asarray(array) if device == "cuda" else _cupy.asnumpy(array)
 
 
-def to_numpy(array) -> np.ndarray:
-    """A NumPy array, copied off the GPU when needed."""
-    return _cupy.asnumpy(array) if device_of(array) == "cuda" else np.asarray(array)
+def to_numpy(array, copy: bool = False) -> np.ndarray:
+    """A NumPy array, copied off the GPU when needed. With ``copy=True`` it never shares memory
+    with `array` (a GPU array is copied exactly once, by the transfer itself)."""
+    if device_of(array) == "cuda":
+        return _cupy.asnumpy(array)
+    return np.array(array, copy=True) if copy else np.asarray(array)
 
 
 def scatter_add(target, index, values) -> None:

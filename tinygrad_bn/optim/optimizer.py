@@ -209,8 +209,7 @@ def _numpy_copy(value):
     if isinstance(value, Tensor):
         value = value.data
     if backend.is_array(value):
-        array = backend.to_numpy(value)
-        return array.copy() if array is value else array  # to_numpy already copied off the GPU
+        return backend.to_numpy(value, copy=True)
     return value
 
 

@@ -277,7 +277,7 @@ class Module:
         and changing the returned arrays does not change the model. Integer buffers keep their
         dtype: ``num_batches_tracked`` is a 0-d int64 array.
         """
-        return OrderedDict((name, np.array(tensor.numpy(), copy=True))
+        return OrderedDict((name, backend.to_numpy(tensor.data, copy=True))
                            for name, tensor in self._state_items())
 
     def load_state_dict(self, state_dict, strict: bool = True):

@@ -44,7 +44,7 @@ def main():
         w = tg.ones(c, device=args.device, requires_grad=True)
         b = tg.zeros(c, device=args.device, requires_grad=True)
         rm, rv = tg.zeros(c, device=args.device), tg.ones(c, device=args.device)
-        upstream = tg.randn(*shape, device=args.device).data
+        upstream = tg.randn(*shape, device=args.device).array
         times, saved = {}, {}
         for name, impl in (("fused", F.batch_norm), ("ref", reference.batch_norm)):
             times[name] = median_ms(lambda: run(impl, x, w, b, rm, rv, upstream), args.device, args.repeats)

@@ -57,7 +57,7 @@ def check(name, fused, composed, shape, param_shape, rng):
     def forward():
         with tg.no_grad():
             return fused(x, gamma, beta).numpy()
-    numeric = [numeric_gradient(forward, t.data, dout) for t in (x, gamma, beta)]
+    numeric = [numeric_gradient(forward, t.array, dout) for t in (x, gamma, beta)]
     print(f"\n{name}, input {shape}, float64, random upstream gradient")
     print(f"  {'':8}{'vs central differences':>26}{'vs composed autograd':>24}")
     for label, a, n, c in zip(("dx", "dgamma", "dbeta"), analytic, numeric, autograd):
@@ -67,7 +67,7 @@ def check(name, fused, composed, shape, param_shape, rng):
 def speed(name, fused, composed, shape, param_shape, repeats=20):
     x = tg.randn(*shape, requires_grad=True)
     gamma, beta = tg.ones(*param_shape, requires_grad=True), tg.zeros(*param_shape, requires_grad=True)
-    dout = tg.randn(*shape).data
+    dout = tg.randn(*shape).array
     times = {}
     for label, fn in (("fused", fused), ("composed", composed)):
         samples = []

@@ -39,7 +39,7 @@ def evaluate(model, loader) -> float:
     correct = 0
     with tg.no_grad():
         for images, labels in loader:
-            correct += (model(images).argmax(1) == labels).data.sum()
+            correct += (model(images).argmax(1) == labels).array.sum()
     return float(correct) / loader.num_samples
 
 
@@ -171,7 +171,7 @@ class Trainer:
         self.optimizer.step()
         if self.scheduler:
             self.scheduler.step()
-        return loss.data, (logits.argmax(1) == labels).data.sum()
+        return loss.array, (logits.argmax(1) == labels).array.sum()
 
 
 def summary(history: list, name: str = "") -> str:

@@ -33,7 +33,7 @@ def test_parameter_is_a_leaf_tensor_that_requires_grad():
 
 def test_parameter_shares_a_tensor_but_copies_an_array_and_drops_the_graph():
     t = tg.zeros(3)
-    assert nn.Parameter(t).data is t.data                           # like torch: no copy
+    assert nn.Parameter(t).array is t.array                          # like torch: no copy
     a = np.zeros(3, dtype=np.float32)
     p = nn.Parameter(a)
     a[0] = 5
@@ -160,7 +160,7 @@ def test_deepcopy_gives_an_independent_model():
     model = nn.Sequential(nn.Linear(2, 3), nn.BatchNorm1d(3))
     clone = copy.deepcopy(model)
     assert isinstance(clone[0].weight, nn.Parameter)
-    assert clone[0].weight.data is not model[0].weight.data
+    assert clone[0].weight.array is not model[0].weight.array
     np.testing.assert_array_equal(clone[0].weight.numpy(), model[0].weight.numpy())
     clone[1].running_mean.data[...] = 5
     assert np.all(model[1].running_mean.numpy() == 0)

@@ -182,10 +182,10 @@ def test_fused_batch_norm_saves_one_activation(rng):
     x, w, b, rm, rv = bn_inputs((32, 4, 6, 6), "cpu", rng, True, dtype=np.float32)
     fused = saved_nbytes(F.batch_norm(x, rm, rv, w, b, training=True))
     composed = saved_nbytes(reference.batch_norm(x, rm, rv, w, b, training=True))
-    assert x.data.nbytes <= fused <= x.data.nbytes + 3 * 4 * 4  # x̂, plus r and γ per channel
+    assert x.array.nbytes <= fused <= x.array.nbytes + 3 * 4 * 4  # x̂, plus r and γ per channel
     # The composed graph keeps two activations (x - μ for the square, and x̂ for the product with
     # γ): our primitives already save only what their backward needs (Sub and Add save shapes).
-    assert composed >= 2 * x.data.nbytes
+    assert composed >= 2 * x.array.nbytes
 
 
 def test_no_grad_saves_nothing(rng):

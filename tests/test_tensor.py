@@ -81,13 +81,13 @@ def test_attributes(device):
     assert t.ndim == 3 and t.dtype == np.float32 and t.device == device
     assert t.grad is None and t.requires_grad is False and t.is_leaf
     assert t.T.shape == (4, 3, 2) and len(t) == 2 and t.numel() == 24
-    assert type(t.data).__name__ == "ndarray"
+    assert type(t.array).__name__ == "ndarray" and isinstance(t.data, Tensor)
 
 
-def test_data_is_an_ndarray_even_for_full_reductions_and_scalar_indexing():
+def test_array_is_an_ndarray_even_for_full_reductions_and_scalar_indexing():
     t = Tensor([[1.0, 2.0], [3.0, 4.0]])
     for out in (t.sum(), t.max(), t[0, 1], t.mean(), t.argmax()):
-        assert isinstance(out.data, np.ndarray) and out.shape == ()
+        assert isinstance(out.array, np.ndarray) and out.shape == ()
 
 
 def test_is_leaf_and_requires_grad_propagate():

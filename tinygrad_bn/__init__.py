@@ -2,18 +2,24 @@
 
 Read it bottom-up: backend -> autograd -> tensor -> ops -> nn -> optim.
 """
-from .autograd import Function, enable_grad, is_grad_enabled, no_grad
-from .backend import cuda_is_available
+from . import autograd, cuda
+from .autograd import (Function, enable_grad, inference_mode, is_grad_enabled, no_grad,
+                       set_grad_enabled)
+from .backend import cuda_is_available, device
+from .dtypes import bool_ as bool, float32 as float, int32 as int  # noqa: A004 (PyTorch's names)
+from .dtypes import double, float16, float32, float64, half, int8, int16, int32, int64, long, short, uint8
+from .factories import (arange, empty, empty_like, eye, from_numpy, full, full_like, linspace,
+                        manual_seed, normal, ones, ones_like, rand, rand_like, randint, randn,
+                        randn_like, tensor, zeros, zeros_like)
+from .functions import (abs, add, amax, amin, argmax, argmin, cat, chunk, clamp, clip, concat,  # noqa: A004
+                        div, eq, exp, flatten, gather, is_tensor, log, log_softmax, matmul, max,
+                        maximum, mean, min, minimum, mm, mul, neg, norm, numel, permute, pow, relu,
+                        reshape, sigmoid, sign, softmax, split, sqrt, squeeze, stack, std, sub,
+                        sum, t, tanh, transpose, unsqueeze, var, where)
 from .gradcheck import gradcheck, relative_error
 from .serialization import load, save
-from .tensor import (Tensor, arange, empty, eye, full, manual_seed, ones, ones_like, rand, randn,
-                     tensor, zeros, zeros_like)
+from .tensor import Tensor
 
 from . import nn, optim  # noqa: E402  (after Tensor: both build on it)
 
-__version__ = "0.1.0"
-
-__all__ = ["Tensor", "tensor", "Function", "no_grad", "enable_grad", "is_grad_enabled",
-           "cuda_is_available", "gradcheck", "relative_error", "zeros", "ones", "full", "empty",
-           "zeros_like", "ones_like", "rand", "randn", "arange", "eye", "manual_seed",
-           "save", "load", "nn", "optim"]
+__version__ = "0.2.0"

@@ -1,4 +1,4 @@
-"""Reverse-mode automatic differentiation: Function, its context, grad mode, the backward engine.
+"""Reverse-mode automatic differentiation: Function, the graph's nodes, grad mode, the engine.
 
 How the pieces fit:
 
@@ -6,11 +6,18 @@ How the pieces fit:
   (NumPy or CuPy): ``forward(ctx, *arrays, **kwargs) -> array`` and
   ``backward(ctx, grad_output) -> one gradient per input``.
 * ``Op.apply(*tensors, **kwargs)`` unwraps the tensors, runs ``forward`` and, when a gradient
-  will be needed, wraps the result in a Tensor whose ``_ctx`` remembers the op, its inputs and
-  what ``forward`` saved. Those contexts ARE the graph.
-* ``backward(tensor)`` sorts the graph topologically, seeds the output gradient, walks the list
-  from the output back, and *accumulates* each op's input gradients (a tensor used twice gets
-  the sum). Leaves that require grad receive theirs in ``.grad``. Then the graph is freed.
+  will be needed, gives the result a ``grad_fn``: the op's context, a node of the graph that
+  remembers what ``forward`` saved and, in ``next_functions``, the node of each input (the
+  input's own ``grad_fn``, or an ``AccumulateGrad`` node for a leaf that requires grad). As in
+  PyTorch, the graph links nodes, not tensors: a tensor may later be changed in place and get a
+  new ``grad_fn`` without rewiring the graph that earlier ops built from its old value.
+* ``backward(tensor)`` sorts the nodes topologically, seeds the output gradient, walks them from
+  the output back, and *accumulates* each node's input gradients (a tensor used twice gets the
+  sum). ``AccumulateGrad`` nodes add theirs into the leaf's ``.grad``. Then the graph is freed.
+
+Every storage has a version counter (``VersionCounter``), bumped by each in-place write. An op
+records the version of each array it saves; backward refuses to use an array that was written
+since (the values it would use are no longer the ones forward saw).
 
 The import cycle tensor -> autograd -> tensor is broken here, in one place: ``apply`` imports
 Tensor lazily (``_tensor_class``), because Tensor's methods are written with ``Op.apply``.
@@ -19,7 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
+import weakref
 
 from . import backend
 
@@ -28,6 +35,7 @@ _state = threading.local()
 
 
 def is_grad_enabled() -> bool:
+    """True when ops record the graph (the default); False inside ``no_grad``."""
     return getattr(_state, "enabled", True)
 
 
@@ -73,9 +81,115 @@ class enable_grad(_GradMode):
         super().__init__(True)
 
 
-# ---------------------------------------------------------------- Function
-class Context:
-    """What an op's forward leaves for its backward.
+class inference_mode(_GradMode):
+    """PyTorch's faster ``no_grad`` for inference; here it is exactly ``no_grad``.
+    ``inference_mode(False)`` leaves grad mode as it is. Also a decorator."""
+
+    def __new__(cls, mode=True):
+        if callable(mode):  # `@tg.inference_mode` without parentheses
+            return cls()(mode)
+        return super().__new__(cls)
+
+    def __init__(self, mode: bool = True):
+        super().__init__(False if mode else is_grad_enabled())
+        self.active = bool(mode)
+
+    def __enter__(self):
+        self.prev.append(is_grad_enabled())
+        if self.active:
+            _state.enabled = False
+        return self
+
+
+class set_grad_enabled(_GradMode):
+    """Set grad mode on (True) or off (False).
+
+    As a function call it takes effect at once (``tg.set_grad_enabled(False)``); as a context
+    manager (``with tg.set_grad_enabled(is_train):``) it restores the previous mode on exit.
+    """
+
+    def __init__(self, mode: bool):
+        if not isinstance(mode, bool):
+            raise TypeError(f"set_grad_enabled expects a bool, got {mode!r}")
+        super().__init__(mode)
+        self.prev.append(is_grad_enabled())  # set now, as PyTorch does, and restored by __exit__
+        _state.enabled = mode
+
+    def __enter__(self):
+        return self
+
+
+# ---------------------------------------------------------------- version counters
+class VersionCounter:
+    """How many times a storage (an array and every view of it) has been written in place.
+
+    Shared by a tensor, its views and its ``.detach()``; ``rebases`` counts the in-place writes
+    that were recorded in the graph (they change the tensor's history, not only its values).
+    """
+
+    __slots__ = ("version", "rebases")
+
+    def __init__(self):
+        self.version = 0
+        self.rebases = 0
+
+    def bump(self, recorded: bool = False) -> None:
+        self.version += 1
+        if recorded:
+            self.rebases += 1
+
+
+def storage_root(array):
+    """The array that owns `array`'s memory (itself unless it is a view)."""
+    while getattr(array, "base", None) is not None and backend.is_array(array.base):
+        array = array.base
+    return array
+
+
+# ---------------------------------------------------------------- the graph's nodes
+class Node:
+    """A node of the backward graph: what ``tensor.grad_fn`` returns.
+
+    ``next_functions`` is a tuple with one ``(node, 0)`` pair per input of the op, as in
+    PyTorch: the input's own ``grad_fn``, its ``AccumulateGrad`` node if it is a leaf that
+    requires grad, or ``None`` if no gradient flows to it.
+    """
+
+    next_functions: tuple = ()
+
+    def name(self) -> str:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object at {id(self):#x}>"
+
+
+class AccumulateGrad(Node):
+    """The node of a leaf that requires grad: the gradient arriving here is added to
+    ``variable.grad``. A leaf has one such node, shared by every graph that uses it."""
+
+    def __init__(self, variable):
+        self.variable = variable
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+
+def grad_edge(t):
+    """The node that gradients for tensor `t` flow into (None when it needs none)."""
+    if t._ctx is not None:
+        return t._ctx
+    if not t.requires_grad:
+        return None
+    node = t._accumulator() if t._accumulator is not None else None
+    if node is None:  # the tensor holds it weakly; graphs that use it hold it strongly
+        node = AccumulateGrad(t)
+        t._accumulator = weakref.ref(node)
+    return node
+
+
+class Context(Node):
+    """An op's node in the graph, and what its forward leaves for its backward.
 
     Attributes:
         xp: the array module of the op's device (numpy or cupy): call ``ctx.xp.exp`` etc.
@@ -84,16 +198,29 @@ class Context:
     Ops may put any other non-array values on the context as attributes.
     """
 
-    def __init__(self, fn, xp, parents, needs_input_grad):
+    def __init__(self, fn, xp, needs_input_grad):
         self.fn = fn
         self.xp = xp
-        self.parents = parents
         self.needs_input_grad = needs_input_grad
         self.saved_tensors = ()
         self.freed = False
 
     def save_for_backward(self, *arrays):
         self.saved_tensors = arrays
+
+    def name(self) -> str:
+        return f"{self.fn.__name__}Backward"
+
+
+def _call_op(method, *args, **kwargs):
+    """Every forward and backward of an op runs through here: the one place where tools
+    (``tinygrad_bn.profiler``) observe the engine."""
+    if _observers:
+        return _observers[-1](method, *args, **kwargs)
+    return method(*args, **kwargs)
+
+
+_observers: list = []  # functions (method, *args) -> result that wrap every op call; see profiler.py
 
 
 def _tensor_class():
@@ -138,20 +265,56 @@ class Function:
         # under no_grad nothing needs a gradient, so ops skip what they would save for backward
         needs = tuple(is_grad_enabled() and t.requires_grad for t in tensors)
         record = any(needs)
-        ctx = Context(cls, backend.get_array_module(device), tensors if record else (), needs)
-        if _profiler is None:
-            out = cls.forward(ctx, *(t.data for t in tensors), **kwargs)
-        else:
-            out = _profiler.timed(cls, "forward", cls.forward, ctx, *(t.data for t in tensors), **kwargs)
+        if record:
+            for t in tensors:
+                t._check_history()
+        ctx = Context(cls, backend.get_array_module(device), needs)
+        out = _call_op(cls.forward, ctx, *(t.array for t in tensors), **kwargs)
+        result = Tensor._wrap(out)
+        result._share_storage_with(tensors)  # a view of an input shares its version counter
         if not record:
             ctx.saved_tensors = ()  # under no_grad, nothing is kept for a backward that never comes
-            return Tensor._wrap(out)
-        return Tensor._wrap(out, ctx=ctx)
+            return result
+        ctx.next_functions = tuple((grad_edge(t) if need else None, 0)
+                                   for t, need in zip(tensors, needs))
+        ctx.input_meta = tuple((t.shape, t.dtype) for t in tensors)
+        ctx.saved_versions = _saved_versions(ctx.saved_tensors, tensors + (result,))
+        result._ctx, result.requires_grad = ctx, True
+        return result
+
+
+def _saved_versions(saved, tensors):
+    """For each saved array that lives in the storage of one of `tensors` (an input or the
+    output), that tensor's version counter and its version now: backward checks them."""
+    if not saved:
+        return ()
+    roots = [(storage_root(t.array), t) for t in tensors]
+    checks = []
+    for array in saved:
+        if array is None:
+            continue
+        root = storage_root(array)
+        for owner_root, t in roots:
+            if owner_root is root:
+                checks.append((t._version, t._version.version, array.shape, array.dtype))
+                break
+    return tuple(checks)
+
+
+def _check_versions(ctx) -> None:
+    for counter, expected, shape, dtype in ctx.saved_versions:
+        if counter.version != expected:
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an "
+                f"inplace operation: the {dtype} array of shape {tuple(shape)} saved by "
+                f"{ctx.name()} is at version {counter.version}; expected version {expected} "
+                "instead. Compute it again after the in-place change, or use an out-of-place "
+                "operation (the optimizer's step() and `x += ...` are in-place).")
 
 
 # ---------------------------------------------------------------- the backward engine
 def topological_sort(root):
-    """Tensors of the graph ending at `root`, each after all of its inputs.
+    """The nodes of the graph ending at `root`, each after all the nodes it feeds gradients to.
 
     An iterative depth-first search (an explicit stack instead of recursion), so graphs deeper
     than Python's recursion limit work.
@@ -163,117 +326,61 @@ def topological_sort(root):
         if children_done:
             order.append(node)
             continue
-        if id(node) in visited:
+        if node in visited:
             continue
-        visited.add(id(node))
+        visited.add(node)
         stack.append((node, True))
-        if node._ctx is not None:
-            for parent in node._ctx.parents:
-                if id(parent) not in visited and parent.requires_grad:
-                    stack.append((parent, False))
+        for child, _ in node.next_functions:
+            if child is not None and child not in visited:
+                stack.append((child, False))
     return order
 
 
-def backward(root, grad, retain_graph=False):
-    """Backpropagate `grad` (an array of root's shape) from `root` into every leaf's ``.grad``."""
-    if root._ctx is None:
-        raise RuntimeError("backward: this tensor has no graph (it is a leaf, or was computed "
-                           "under no_grad or from tensors that do not require grad)")
-    order = topological_sort(root)
-    grads = {id(root): grad}
+def backward(root_node, grad, retain_graph=False):
+    """Backpropagate `grad` (an array of the root tensor's shape) from `root_node` into the
+    ``.grad`` of every leaf that requires grad."""
+    order = topological_sort(root_node)
+    grads = {root_node: grad}
     for node in reversed(order):
-        g = grads.pop(id(node), None)
+        g = grads.pop(node, None)
         if g is None:
             continue
-        ctx = node._ctx
-        if ctx is None:  # a leaf: accumulate into .grad
-            node._accumulate_grad(g)
+        if isinstance(node, AccumulateGrad):
+            node.variable._accumulate_grad(g)
             continue
-        if ctx.freed:
-            raise RuntimeError(f"backward through {ctx.fn.__name__} a second time: its graph was "
+        if node.freed:
+            raise RuntimeError(f"backward through {node.name()} a second time: its graph was "
                                "freed by the first backward (pass retain_graph=True to keep it)")
-        if _profiler is None:
-            in_grads = ctx.fn.backward(ctx, g)
-        else:
-            in_grads = _profiler.timed(ctx.fn, "backward", ctx.fn.backward, ctx, g)
+        _check_versions(node)
+        in_grads = _call_op(node.fn.backward, node, g)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
-        if len(in_grads) != len(ctx.parents):
-            raise RuntimeError(f"{ctx.fn.__name__}.backward returned {len(in_grads)} gradients "
-                               f"for {len(ctx.parents)} inputs")
-        for parent, pg in zip(ctx.parents, in_grads):
-            if pg is None or not parent.requires_grad:
+        if len(in_grads) != len(node.next_functions):
+            raise RuntimeError(f"{node.fn.__name__}.backward returned {len(in_grads)} gradients "
+                               f"for {len(node.next_functions)} inputs")
+        for (child, _), pg, (shape, _) in zip(node.next_functions, in_grads, node.input_meta):
+            if pg is None or child is None:
                 continue
-            if pg.shape != parent.shape:
-                raise RuntimeError(f"{ctx.fn.__name__}.backward returned a gradient of shape "
-                                   f"{tuple(pg.shape)} for an input of shape {parent.shape}")
+            if pg.shape != shape:
+                raise RuntimeError(f"{node.fn.__name__}.backward returned a gradient of shape "
+                                   f"{tuple(pg.shape)} for an input of shape {shape}")
             # out-of-place sum: `pg` may be the very array another input also received
-            prev = grads.get(id(parent))
-            grads[id(parent)] = pg if prev is None else prev + pg
+            prev = grads.get(child)
+            grads[child] = pg if prev is None else prev + pg
         if not retain_graph:
-            ctx.saved_tensors, ctx.parents, ctx.freed = (), (), True
+            node.saved_tensors, node.freed = (), True
 
 
-def saved_nbytes(root) -> int:
-    """Bytes of every distinct array that the graph ending at `root` keeps for backward: what
+def saved_nbytes(tensor) -> int:
+    """Bytes of every distinct array that the graph ending at `tensor` keeps for backward: what
     a training step holds in memory beyond its parameters (compare a fused op with its
     composed version, or see what `no_grad` saves)."""
+    if tensor.grad_fn is None:
+        return 0
     seen, total = set(), 0
-    for node in topological_sort(root):
-        for array in (node._ctx.saved_tensors if node._ctx is not None else ()):
+    for node in topological_sort(tensor.grad_fn):
+        for array in getattr(node, "saved_tensors", ()):
             if array is not None and id(array) not in seen:
                 seen.add(id(array))
                 total += array.nbytes
     return total
-
-
-# ---------------------------------------------------------------- profiling
-_profiler = None  # the active Profiler, if any; apply() and backward() time ops through it
-
-
-class Profiler:
-    """Wall time spent in each op's forward and backward while the profiler is active.
-
-    Example:
-        >>> with Profiler() as prof:
-        ...     loss = model(x).sum(); loss.backward()
-        >>> print(prof.table())
-
-    On a GPU, ops return before their kernels finish; pass ``synchronize`` (a function that waits
-    for the device) to charge each op its own kernel time, at the cost of the overlap.
-    """
-
-    def __init__(self, synchronize=None):
-        self.synchronize = synchronize
-        self.records = {}  # (op name, 'forward' | 'backward') -> [seconds, calls]
-        self._previous = None
-
-    def __enter__(self):
-        global _profiler
-        self._previous, _profiler = _profiler, self
-        return self
-
-    def __exit__(self, *exc):
-        global _profiler
-        _profiler = self._previous
-        return False
-
-    def timed(self, fn, phase, method, *args, **kwargs):
-        start = time.perf_counter()
-        result = method(*args, **kwargs)
-        if self.synchronize is not None:
-            self.synchronize()
-        record = self.records.setdefault((fn.__name__, phase), [0.0, 0])
-        record[0] += time.perf_counter() - start
-        record[1] += 1
-        return result
-
-    def table(self) -> str:
-        """The records as text, the most expensive first, with each one's share of the total."""
-        total = sum(seconds for seconds, _ in self.records.values()) or 1.0
-        lines = [f"{'op':>14} {'phase':>9} {'calls':>7} {'total ms':>10} {'ms/call':>8} {'share':>6}"]
-        for (name, phase), (seconds, calls) in sorted(self.records.items(), key=lambda kv: -kv[1][0]):
-            lines.append(f"{name:>14} {phase:>9} {calls:7d} {seconds * 1e3:10.1f} "
-                         f"{seconds * 1e3 / calls:8.3f} {seconds / total:6.1%}")
-        lines.append(f"{'all ops':>14} {'':>9} {'':>7} {total * 1e3:10.1f}")
-        return "\n".join(lines)

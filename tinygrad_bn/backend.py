@@ -9,6 +9,7 @@ behind a small function (``scatter_add``), never with an ``if cupy`` inside an o
 from __future__ import annotations
 
 import ctypes
+import math
 import os
 import sys
 
@@ -59,16 +60,64 @@ def cuda_is_available() -> bool:
         return False
 
 
-def check_device(device) -> str:
-    """Normalise a device name ('cpu', 'cuda', 'cuda:0') and make sure it can be used."""
-    name = str(device).split(":")[0]
-    if name not in DEVICES:
-        raise ValueError(f"unknown device {device!r}; expected one of {DEVICES}")
-    if name == "cuda" and not cuda_is_available():
-        why = ("CuPy is not installed (pip install -e .[cuda12] or .[cuda13])" if _cupy is None
-               else "CuPy is installed but sees no GPU")
-        raise RuntimeError(f"device 'cuda' is not available: {why}")
-    return name
+def device_count() -> int:
+    """The number of GPUs CuPy sees (0 without CuPy or a GPU). Never raises."""
+    if not cuda_is_available():
+        return 0
+    try:
+        return int(_cupy.cuda.runtime.getDeviceCount())
+    except Exception:
+        return 0
+
+
+class device:
+    """A device, as ``torch.device``: ``device('cpu')``, ``device('cuda')``, ``device('cuda:0')``
+    or ``device('cuda', 0)``. Accepted wherever a device is; ``str(d)`` is its name, and it
+    compares equal to that name (``tensor.device`` is the plain string ``'cpu'`` or ``'cuda'``).
+    """
+
+    def __init__(self, type, index: int | None = None):
+        if isinstance(type, device):
+            type, index = type.type, type.index
+        name, _, number = str(type).partition(":")
+        if name not in DEVICES:
+            raise ValueError(f"unknown device {type!r}; expected one of {DEVICES}")
+        if number:
+            if index is not None or not number.isdigit():
+                raise ValueError(f"invalid device string {type!r}")
+            index = int(number)
+        if index is not None and (name == "cpu" and index != 0 or index < 0):
+            raise ValueError(f"invalid device index {index} for {name}")
+        self.type, self.index = name, index
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __repr__(self) -> str:
+        index = "" if self.index is None else f", index={self.index}"
+        return f"device(type='{self.type}'{index})"
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, (device, str)):
+            return str(self) == str(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+
+def check_device(device_) -> str:
+    """Normalise a device ('cpu', 'cuda', 'cuda:0' or a `device`) to 'cpu' or 'cuda', and make
+    sure it can be used (only the current GPU, index 0, is supported)."""
+    d = device(device_)
+    if d.type == "cuda":
+        if not cuda_is_available():
+            why = ("CuPy is not installed (pip install -e .[cuda12] or .[cuda13])" if _cupy is None
+                   else "CuPy is installed but sees no GPU")
+            raise RuntimeError(f"device 'cuda' is not available: {why}")
+        if d.index not in (None, 0):
+            raise RuntimeError(f"device {d} is not supported: tinygrad_bn uses one GPU, cuda:0")
+    return d.type
 
 
 def get_array_module(device: str):
@@ -113,6 +162,15 @@ def scatter_add(target, index, values) -> None:
         cupyx.scatter_add(target, index, values)
     else:
         np.add.at(target, index, values)
+
+
+def erf(x):
+    """The error function, elementwise, in x's precision: ``cupyx.scipy.special.erf`` on a GPU;
+    on the CPU (NumPy has none) Python's ``math.erf`` per element, exact but slow."""
+    if device_of(x) == "cuda":
+        import cupyx.scipy.special
+        return cupyx.scipy.special.erf(x)
+    return np.vectorize(math.erf, otypes=[np.float64])(x).astype(x.dtype, copy=False)
 
 
 # ---------------------------------------------------------------- random numbers

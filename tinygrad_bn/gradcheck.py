@@ -26,8 +26,8 @@ N_DIRECTIONS = 24
 
 def relative_error(a, b) -> float:
     """cs231n's relative error: max over elements of |a − b| / max(1e-8, |a| + |b|)."""
-    a = backend.to_numpy(a.data if isinstance(a, Tensor) else a).astype(np.float64)
-    b = backend.to_numpy(b.data if isinstance(b, Tensor) else b).astype(np.float64)
+    a = backend.to_numpy(a.array if isinstance(a, Tensor) else a).astype(np.float64)
+    b = backend.to_numpy(b.array if isinstance(b, Tensor) else b).astype(np.float64)
     if a.size == 0:
         return 0.0
     return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
@@ -69,11 +69,11 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
 
     def loss():
         with no_grad():
-            return float((fn(*inputs).data * G).sum())
+            return float((fn(*inputs).array * G).sum())
 
     for t in checked:
-        analytic = backend.to_numpy(t.grad.data if t.grad is not None else xp.zeros(t.shape, t.dtype))
-        x = t.data  # perturbed in place, restored from `original` (x + e - 2e + e may round off)
+        analytic = backend.to_numpy(t.grad.array if t.grad is not None else xp.zeros(t.shape, t.dtype))
+        x = t.array  # perturbed in place, restored from `original` (x + e - 2e + e may round off)
         original = x.copy()
         if x.size <= FULL_CHECK_MAX:
             labels = [tuple(int(i) for i in np.unravel_index(i, x.shape)) for i in range(x.size)]

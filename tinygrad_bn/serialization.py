@@ -73,7 +73,7 @@ _SCALARS = (type(None), bool, int, float, str)
 def _encode(obj, path: tuple, arrays: dict) -> Any:
     """The JSON description of `obj`; its arrays go into `arrays` (entry name -> NumPy array)."""
     if isinstance(obj, Tensor):
-        obj = obj.data
+        obj = obj.array
     if backend.is_array(obj) or isinstance(obj, np.generic):  # a NumPy scalar saves as a 0-d array
         array = np.asarray(backend.to_numpy(obj))
         where = "/".join(path) or "the object"

@@ -59,8 +59,8 @@ def batch_norm(x: Tensor, running_mean: Optional[Tensor], running_var: Optional[
     check_batch_norm_args(x, running_mean, running_var, weight, bias, training, momentum)
     weight, bias = _affine(x, weight, bias, x.shape[1:2])
     return BatchNorm.apply(x, *weight_and_bias(weight, bias),
-                           running_mean=None if running_mean is None else running_mean.data,
-                           running_var=None if running_var is None else running_var.data,
+                           running_mean=None if running_mean is None else running_mean.array,
+                           running_var=None if running_var is None else running_var.array,
                            training=training, momentum=momentum, eps=eps)
 
 
@@ -153,7 +153,7 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
 
 
 def _one_hot(target: Tensor, n_classes: int, dtype):
-    t = target.data
+    t = target.array
     if t.dtype.kind not in "iu":
         raise TypeError(f"class targets must be integers, got dtype {t.dtype}")
     if t.size and (int(t.min()) < 0 or int(t.max()) >= n_classes):

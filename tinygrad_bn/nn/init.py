@@ -1,7 +1,8 @@
 """Parameter initialisation, in place, with PyTorch's names and formulas.
 
-Every function overwrites ``tensor.data`` in place (hence the trailing underscore, PyTorch's
-mark of an in-place operation) and returns the tensor. Random values come from the generator of
+Every function overwrites the tensor in place (hence the trailing underscore, PyTorch's mark of
+an in-place operation), under ``no_grad`` as PyTorch does (a weight is a leaf that requires
+grad, which may only be changed in place outside the graph), and returns the tensor. Random values come from the generator of
 the tensor's device, ``backend.rng(device)``, so ``tg.manual_seed(s)`` makes initialisation
 reproducible. Values are drawn directly in the tensor's dtype: a float32 weight never passes
 through float64.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-from .. import backend
+from ..autograd import no_grad
 from ..tensor import Tensor
 
 __all__ = ["calculate_gain", "uniform_", "normal_", "constant_", "zeros_", "ones_",
@@ -79,9 +80,8 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0) -> Tensor:
     _check_float(tensor, "uniform_")
     if not a <= b:
         raise ValueError(f"uniform_: expected a <= b, got a={a}, b={b}")
-    u = backend.rng(tensor.device).random(tensor.shape, dtype=tensor.dtype)  # U(0, 1)
-    tensor.data[...] = a + (b - a) * u
-    return tensor
+    with no_grad():
+        return tensor.uniform_(a, b)
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
@@ -89,17 +89,16 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0) -> Tensor:
     _check_float(tensor, "normal_")
     if std < 0:
         raise ValueError(f"normal_: std must be non-negative, got {std}")
-    z = backend.rng(tensor.device).standard_normal(tensor.shape, dtype=tensor.dtype)
-    tensor.data[...] = mean + std * z
-    return tensor
+    with no_grad():
+        return tensor.normal_(mean, std)
 
 
 def constant_(tensor: Tensor, val: float) -> Tensor:
     """Fill `tensor` with the value `val`."""
     if not isinstance(tensor, Tensor):
         raise TypeError(f"constant_: expected a Tensor, got {type(tensor).__name__}")
-    tensor.data[...] = val
-    return tensor
+    with no_grad():
+        return tensor.fill_(val)
 
 
 def zeros_(tensor: Tensor) -> Tensor:

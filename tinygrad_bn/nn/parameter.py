@@ -33,10 +33,10 @@ class Parameter(Tensor):
         source = data if isinstance(data, Tensor) else Tensor(data)
         if requires_grad and source.dtype.kind != "f":
             raise TypeError(f"only floating point parameters can require grad, got {source.dtype}")
-        # Tensor.__init__ would copy the array; set the fields directly to share it instead.
-        self.data = source.data
-        self.grad = None
-        self._ctx = None
+        # Tensor.__init__ would copy the array; set the fields directly to share it instead
+        # (and its version counter: as in PyTorch, the parameter and the tensor are one storage).
+        self._init(source.array)
+        self._version = source._version
         self.requires_grad = bool(requires_grad)
 
     def __repr__(self) -> str:

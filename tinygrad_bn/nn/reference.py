@@ -28,11 +28,11 @@ def batch_norm(x: Tensor, running_mean: Optional[Tensor], running_var: Optional[
         with no_grad():  # the running statistics are buffers, not part of the graph
             m = x.numel() // x.shape[1]
             if running_mean is not None:
-                running_mean.data[...] = ((1 - momentum) * running_mean.data
-                                          + momentum * mean.data.reshape(-1))
+                running_mean.array[...] = ((1 - momentum) * running_mean.array
+                                          + momentum * mean.array.reshape(-1))
             if running_var is not None:
-                running_var.data[...] = ((1 - momentum) * running_var.data
-                                         + momentum * m / (m - 1) * var.data.reshape(-1))
+                running_var.array[...] = ((1 - momentum) * running_var.array
+                                         + momentum * m / (m - 1) * var.array.reshape(-1))
     else:
         mean = running_mean.reshape(channel)
         var = running_var.reshape(channel)

@@ -8,6 +8,8 @@ Backward functions never modify `grad` in place: the same array may be handed to
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .. import backend
 from ..autograd import Function
 from .utils import unbroadcast
@@ -116,6 +118,30 @@ class Neg(Function):
     @staticmethod
     def backward(ctx, grad):
         return -grad
+
+
+class Sign(Function):
+    """y = sign(x) (−1, 0 or 1);  dy/dx = 0 (a step function: flat wherever it is defined)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return ctx.xp.sign(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ctx.xp.zeros_like(grad)
+
+
+class Copy(Function):
+    """y = a copy of x in new memory;  dy/dx = 1. (``clone``, ``contiguous``.)"""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
 
 
 class Exp(Function):
@@ -249,6 +275,60 @@ class Clamp(Function):
     def backward(ctx, grad):
         (inside,) = ctx.saved_tensors
         return grad * inside
+
+
+class Gelu(Function):
+    """y = x·Φ(x), Φ the standard normal CDF;  dy/dx = Φ(x) + x·φ(x), φ(x) = e^(−x²/2)/√(2π).
+
+    `approximate='tanh'` uses Φ(x) ≈ ½(1 + tanh(u)), u = √(2/π)(x + 0.044715x³), whose
+    derivative is ½(1 + tanh u) + ½x(1 − tanh²u)·√(2/π)(1 + 3·0.044715x²). Saves the input.
+    """
+
+    @staticmethod
+    def forward(ctx, x, approximate="none"):
+        ctx.save_for_backward(x)
+        ctx.approximate = approximate
+        return x * _gelu_cdf(ctx.xp, x, approximate)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        xp = ctx.xp
+        if ctx.approximate == "tanh":
+            k = np.sqrt(2 / np.pi)
+            t = xp.tanh(k * (x + 0.044715 * x ** 3))
+            return grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x))
+        pdf = xp.exp(-0.5 * x * x) * (1 / np.sqrt(2 * np.pi))
+        return grad * (_gelu_cdf(xp, x, "none") + x * pdf)
+
+
+def _gelu_cdf(xp, x, approximate):
+    """Φ(x) (or its tanh approximation), in x's dtype."""
+    if approximate == "tanh":
+        k = np.sqrt(2 / np.pi)
+        return 0.5 * (1 + xp.tanh(k * (x + 0.044715 * x ** 3)))
+    return (0.5 * (1 + backend.erf(x * (1 / np.sqrt(2))))).astype(x.dtype, copy=False)
+
+
+# ================================================================ selection
+
+
+class Where(Function):
+    """z = a where `condition` else b (all broadcast together);  dz/da = [condition],
+    dz/db = [not condition]. Saves the boolean condition only."""
+
+    @staticmethod
+    def forward(ctx, a, b, condition=None):
+        ctx.shapes, ctx.condition = (a.shape, b.shape), condition
+        return ctx.xp.where(condition, a, b)
+
+    @staticmethod
+    def backward(ctx, grad):
+        sa, sb = ctx.shapes
+        zero = ctx.xp.zeros((), dtype=grad.dtype)
+        ga = unbroadcast(ctx.xp.where(ctx.condition, grad, zero), sa) if ctx.needs_input_grad[0] else None
+        gb = unbroadcast(ctx.xp.where(ctx.condition, zero, grad), sb) if ctx.needs_input_grad[1] else None
+        return ga, gb
 
 
 # ================================================================ type and device

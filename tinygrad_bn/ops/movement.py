@@ -77,3 +77,43 @@ class GetItem(Function):
         else:
             backend.scatter_add(dx, ctx.index, grad)
         return dx
+
+
+class SetItem(Function):
+    """z = a copy of x with z[index] = v (``x[index] = v``, recorded in the graph);
+    dz/dx = 1 outside the index, 0 inside;  dz/dv = the gradient at the index, un-broadcast."""
+
+    @staticmethod
+    def forward(ctx, x, value, index=()):
+        ctx.index, ctx.value_shape = index, value.shape
+        out = x.copy()
+        out[index] = value
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        dx = dv = None
+        if ctx.needs_input_grad[0]:
+            dx = grad.copy()
+            dx[ctx.index] = 0
+        if ctx.needs_input_grad[1]:
+            dv = unbroadcast(grad[ctx.index], ctx.value_shape)
+        return dx, dv
+
+
+class Cat(Function):
+    """y = the inputs joined along `dim`;  each input's gradient is its slice of dy."""
+
+    @staticmethod
+    def forward(ctx, *xs, dim=0):
+        ctx.sizes, ctx.dim = [x.shape[dim] for x in xs], dim
+        return ctx.xp.concatenate(xs, axis=dim)
+
+    @staticmethod
+    def backward(ctx, grad):
+        grads, start = [], 0
+        for size, need in zip(ctx.sizes, ctx.needs_input_grad):
+            index = (slice(None),) * ctx.dim + (slice(start, start + size),)
+            grads.append(grad[index] if need else None)
+            start += size
+        return tuple(grads)

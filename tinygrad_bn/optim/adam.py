@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from typing import Iterable
 
-from .. import backend
+from ..factories import zeros_like
 from .optimizer import Optimizer, _check_nonnegative
 
 
@@ -63,33 +63,30 @@ class Adam(Optimizer):
         lr, eps, weight_decay = float(group["lr"]), float(group["eps"]), float(group["weight_decay"])
         beta1, beta2 = (float(b) for b in group["betas"])
         for p in params:
-            xp = backend.get_array_module(p.device)
             state = self.state[p]
             if not state:
                 state["step"] = 0
-                state["exp_avg"] = xp.zeros_like(p.data)
-                state["exp_avg_sq"] = xp.zeros_like(p.data)
+                state["exp_avg"] = zeros_like(p)
+                state["exp_avg_sq"] = zeros_like(p)
             step = state["step"] = int(state["step"]) + 1
             m, v = state["exp_avg"], state["exp_avg_sq"]
 
-            g = p.grad.data
+            g = p.grad
             if weight_decay != 0:
                 if group["decoupled_weight_decay"]:
-                    p.data *= 1 - lr * weight_decay  # AdamW: shrink the weights themselves
+                    p.mul_(1 - lr * weight_decay)  # AdamW: shrink the weights themselves
                 else:
-                    g = g + weight_decay * p.data  # L2: a new array, p.grad is left untouched
+                    g = g + weight_decay * p  # L2: a new tensor, p.grad is left untouched
 
-            m *= beta1
-            m += (1 - beta1) * g
-            v *= beta2
-            v += (1 - beta2) * (g * g)
+            m.mul_(beta1).add_(g, alpha=1 - beta1)
+            v.mul_(beta2).add_(g * g, alpha=1 - beta2)
 
             bias_correction1 = 1 - beta1 ** step
             bias_correction2 = 1 - beta2 ** step
-            denom = xp.sqrt(v)
+            denom = v.sqrt()
             denom /= math.sqrt(bias_correction2)
             denom += eps  # sqrt(v_hat) + eps, built in one buffer
-            p.data -= (lr / bias_correction1) * (m / denom)  # lr * m_hat / (sqrt(v_hat) + eps)
+            p.sub_(m / denom, alpha=lr / bias_correction1)  # lr * m_hat / (sqrt(v_hat) + eps)
 
 
 class AdamW(Adam):

@@ -10,8 +10,10 @@ An optimizer holds
   moments, step counts), created lazily at the first step that parameter has a gradient.
 
 ``step()`` updates every parameter in place from its ``.grad``; parameters whose ``.grad`` is
-None are skipped (they did not take part in the loss, or are frozen). Updates work on the raw
-arrays (``p.data``), so they are never recorded in the autograd graph.
+None are skipped (they did not take part in the loss, or are frozen). Updates are in-place
+tensor ops under ``no_grad``, as in PyTorch: they are not recorded in the autograd graph, and
+they bump each parameter's version counter, so a backward through a graph built before the step
+(which would use the new weights) raises instead of computing a wrong gradient.
 
 ``state_dict()`` follows PyTorch's layout, in which parameters are referred to by their INDEX in
 the order they appear across the groups (the tensors themselves cannot be saved)::
@@ -118,7 +120,7 @@ class Optimizer:
                 if set_to_none:
                     p.grad = None
                 elif p.grad is not None:
-                    p.grad.data.fill(0)
+                    p.grad.zero_()
 
     def step(self, closure: Callable[[], Any] | None = None):
         """Update the parameters once. Subclasses implement the rule in ``_update_group``.
@@ -131,10 +133,11 @@ class Optimizer:
         if closure is not None:
             with autograd.enable_grad():
                 loss = closure()
-        for group in self.param_groups:
-            params = [p for p in group["params"] if p.grad is not None]
-            if params:
-                self._update_group(group, params)
+        with autograd.no_grad():
+            for group in self.param_groups:
+                params = [p for p in group["params"] if p.grad is not None]
+                if params:
+                    self._update_group(group, params)
         return loss
 
     def _update_group(self, group: dict, params: list[Tensor]) -> None:
@@ -207,21 +210,22 @@ class Optimizer:
 def _numpy_copy(value):
     """Arrays become NumPy copies (off the GPU, and safe from later in-place steps)."""
     if isinstance(value, Tensor):
-        value = value.data
+        value = value.array
     if backend.is_array(value):
         return backend.to_numpy(value, copy=True)
     return value
 
 
 def _onto_param(value, p: Tensor):
-    """A fresh copy of a saved state value on `p`'s device; floating arrays take p's dtype."""
+    """A saved state value as a fresh Tensor on `p`'s device (floating arrays take p's dtype);
+    plain numbers stay as they are."""
     if isinstance(value, Tensor):
-        value = value.data
+        value = value.array
     if not backend.is_array(value):
         return value
     array = backend.to_numpy(value)
     dtype = p.dtype if array.dtype.kind == "f" else array.dtype
-    return backend.get_array_module(p.device).array(array, dtype=dtype)  # xp.array copies
+    return Tensor._wrap(backend.get_array_module(p.device).array(array, dtype=dtype))  # copies
 
 
 def _check_nonnegative(name: str, value) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from .. import backend
+from ..factories import zeros_like
 from .optimizer import Optimizer, _check_nonnegative
 
 
@@ -53,32 +53,29 @@ class RMSprop(Optimizer):
         lr, alpha, eps = float(group["lr"]), float(group["alpha"]), float(group["eps"])
         momentum, weight_decay = float(group["momentum"]), float(group["weight_decay"])
         for p in params:
-            xp = backend.get_array_module(p.device)
             state = self.state[p]
             if not state:
                 state["step"] = 0
-                state["square_avg"] = xp.zeros_like(p.data)
+                state["square_avg"] = zeros_like(p)
             if momentum > 0 and "momentum_buffer" not in state:  # also if momentum is turned on later
-                state["momentum_buffer"] = xp.zeros_like(p.data)
+                state["momentum_buffer"] = zeros_like(p)
             state["step"] = int(state["step"]) + 1
             square_avg = state["square_avg"]
 
-            g = p.grad.data
+            g = p.grad
             if weight_decay != 0:
-                g = g + weight_decay * p.data  # a new array: p.grad itself is left untouched
+                g = g + weight_decay * p  # a new tensor: p.grad itself is left untouched
 
-            square_avg *= alpha
-            square_avg += (1 - alpha) * (g * g)
-            avg = xp.sqrt(square_avg)
+            square_avg.mul_(alpha).add_(g * g, alpha=1 - alpha)
+            avg = square_avg.sqrt()
             avg += eps  # sqrt(s) + eps
 
             if momentum > 0:
                 buf = state["momentum_buffer"]
-                buf *= momentum
-                buf += g / avg
-                p.data -= lr * buf
+                buf.mul_(momentum).add_(g / avg)
+                p.sub_(buf, alpha=lr)
             else:
-                p.data -= lr * (g / avg)
+                p.sub_(g / avg, alpha=lr)
 
 
 __all__ = ["RMSprop"]

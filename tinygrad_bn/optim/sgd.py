@@ -61,19 +61,18 @@ class SGD(Optimizer):
         lr, momentum = float(group["lr"]), float(group["momentum"])
         dampening, weight_decay = float(group["dampening"]), float(group["weight_decay"])
         for p in params:
-            g = p.grad.data
+            g = p.grad
             if weight_decay != 0:
-                g = g + weight_decay * p.data  # a new array: p.grad itself is left untouched
+                g = g + weight_decay * p  # a new tensor: p.grad itself is left untouched
             if momentum != 0:
                 state = self.state[p]
                 buf = state.get("momentum_buffer")
                 if buf is None:
-                    buf = state["momentum_buffer"] = g.copy()  # first step: no dampening
+                    buf = state["momentum_buffer"] = g.clone()  # first step: no dampening
                 else:
-                    buf *= momentum
-                    buf += (1 - dampening) * g
+                    buf.mul_(momentum).add_(g, alpha=1 - dampening)
                 g = g + momentum * buf if group["nesterov"] else buf
-            p.data -= lr * g
+            p.sub_(g, alpha=lr)
 
 
 __all__ = ["SGD"]

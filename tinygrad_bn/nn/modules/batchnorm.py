@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...tensor import Tensor, ones, zeros
+from ...factories import ones, zeros
+from ...tensor import Tensor
 from .. import functional as F
 from ..parameter import Parameter
 from .module import Module
@@ -59,9 +60,9 @@ class _BatchNorm(Module):
     def reset_running_stats(self) -> None:
         """Running mean 0, running variance 1, no batches seen."""
         if self.track_running_stats:
-            self.running_mean.data[...] = 0
-            self.running_var.data[...] = 1
-            self.num_batches_tracked.data[...] = 0
+            self.running_mean.array[...] = 0
+            self.running_var.array[...] = 1
+            self.num_batches_tracked.array[...] = 0
 
     def _check_input(self, x) -> None:
         name = type(self).__name__
@@ -94,7 +95,7 @@ class _BatchNorm(Module):
                            self.running_var if pass_buffers else None, self.weight, self.bias,
                            training=use_batch_stats, momentum=factor, eps=self.eps)
         if count is not None:  # counted only once the batch was accepted (F.batch_norm can raise)
-            self.num_batches_tracked.data[...] = count
+            self.num_batches_tracked.array[...] = count
         return out
 
     def extra_repr(self) -> str:

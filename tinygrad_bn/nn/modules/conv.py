@@ -1,7 +1,7 @@
 """2-D convolution layer."""
 from __future__ import annotations
 
-from ...tensor import empty
+from ...factories import empty
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter

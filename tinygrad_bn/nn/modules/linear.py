@@ -1,7 +1,7 @@
 """Linear (fully connected) layer, and Identity."""
 from __future__ import annotations
 
-from ...tensor import empty
+from ...factories import empty
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter

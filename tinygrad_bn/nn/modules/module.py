@@ -253,7 +253,7 @@ class Module:
             if set_to_none:
                 param.grad = None
             else:
-                param.grad.data[...] = 0
+                param.grad.zero_()
 
     # ------------------------------------------------------------ state dict
     def _state_items(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
@@ -277,7 +277,7 @@ class Module:
         and changing the returned arrays does not change the model. Integer buffers keep their
         dtype: ``num_batches_tracked`` is a 0-d int64 array.
         """
-        return OrderedDict((name, backend.to_numpy(tensor.data, copy=True))
+        return OrderedDict((name, backend.to_numpy(tensor.array, copy=True))
                            for name, tensor in self._state_items())
 
     def load_state_dict(self, state_dict, strict: bool = True):
@@ -314,7 +314,7 @@ class Module:
             if name not in state_dict:
                 continue
             value = state_dict[name]
-            array = value.data if isinstance(value, Tensor) else value
+            array = value.array if isinstance(value, Tensor) else value
             if not backend.is_array(array):
                 array = np.asarray(array)
             if tuple(array.shape) != target.shape:
@@ -337,23 +337,23 @@ class Module:
         for name, array in sources.items():
             target = own[name]
             # in place: the tensor keeps its identity (optimizers hold it), dtype and device
-            target.data[...] = backend.to_device(array, target.device)
+            target.array[...] = backend.to_device(array, target.device)
         return _IncompatibleKeys(missing, unexpected)
 
     # ------------------------------------------------------------ devices and dtypes
     def _apply(self, fn: Callable) -> Module:
         """Replace the array of every parameter, buffer and gradient by ``fn(array)``.
 
-        ``.data`` is replaced, not the tensor: the Parameter objects an optimizer holds stay
+        ``.array`` is replaced, not the tensor: the Parameter objects an optimizer holds stay
         the same objects and see the new arrays."""
         for module in self.modules():
             for store in (module._parameters, module._buffers):
                 for tensor in store.values():
                     if tensor is None:
                         continue
-                    tensor.data = fn(tensor.data)
+                    tensor.array = fn(tensor.array)
                     if tensor.grad is not None:
-                        tensor.grad.data = fn(tensor.grad.data)
+                        tensor.grad.array = fn(tensor.grad.array)
         return self
 
     def to(self, device: str) -> Module:

@@ -1,7 +1,7 @@
 """Layer normalisation."""
 from __future__ import annotations
 
-from ...tensor import ones, zeros
+from ...factories import ones, zeros
 from .. import functional as F
 from ..parameter import Parameter
 from .module import Module

@@ -209,7 +209,7 @@ class Context(Node):
         self.saved_tensors = arrays
 
     def name(self) -> str:
-        return f"{self.fn.__name__}Backward"
+        return f"{self.fn.__name__}Backward0"  # PyTorch's naming: MulBackward0, ...
 
 
 def _call_op(method, *args, **kwargs):

@@ -947,6 +947,16 @@ class Tensor:
             raise ValueError(f"norm: p must be 'fro', inf or a positive number, got {p!r}")
         return (self.abs() ** p).sum(dim, keepdim) ** (1.0 / p)
 
+    def all(self, dim=None, keepdim: bool = False) -> Tensor:
+        """Whether every element (over `dim`) is true (non-zero); a bool tensor, no gradient."""
+        axes = normalize_dims(dim, self.ndim)
+        return Tensor._wrap(self.array.astype(bool).all(axis=axes, keepdims=keepdim))
+
+    def any(self, dim=None, keepdim: bool = False) -> Tensor:
+        """Whether any element (over `dim`) is true (non-zero); a bool tensor, no gradient."""
+        axes = normalize_dims(dim, self.ndim)
+        return Tensor._wrap(self.array.astype(bool).any(axis=axes, keepdims=keepdim))
+
     def softmax(self, dim: int) -> Tensor:
         """eˣ / Σ eˣ along `dim`, computed stably."""
         return R.Softmax.apply(self._float_input(), dim=_one_dim(dim, self.ndim, "softmax"))
@@ -1080,7 +1090,7 @@ class Tensor:
     def _index(self, index):
         """An index with Tensors and lists turned into arrays on self's device."""
         def unwrap(i):
-            if isinstance(i, list):  # x[[0, 2]] is integer-array indexing, as in NumPy/torch
+            if isinstance(i, (list, range)):  # x[[0, 2]] is integer-array indexing, as in torch
                 return self._xp.asarray(i)
             if isinstance(i, Tensor):
                 return i.array

@@ -6,11 +6,8 @@ running statistics); ``init`` fills parameters; ``reference`` holds the composed
 norm and layer norm that the fused ops are checked against.
 """
 from . import functional, init, reference
-from .modules import (AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, CrossEntropyLoss, Dropout,
-                      Flatten, Identity, LayerNorm, Linear, MaxPool2d, Module, MSELoss, ReLU,
-                      Sequential, Sigmoid, Tanh)
+from .modules import *  # noqa: F401,F403  (the layers; their list is modules.__all__)
+from .modules import __all__ as _modules
 from .parameter import Parameter
 
-__all__ = ["functional", "init", "reference", "Parameter", "Module", "Sequential", "Identity",
-           "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
-           "ReLU", "Sigmoid", "Tanh", "Flatten", "Dropout", "CrossEntropyLoss", "MSELoss"]
+__all__ = ["functional", "init", "reference", "Parameter", *_modules]

@@ -9,13 +9,15 @@ from typing import Optional, Sequence, Union
 import numpy as np
 
 from .. import backend
+from ..ops import elementwise as E
 from ..ops.conv import avg_pool2d, conv2d, max_pool2d  # noqa: F401  (re-exported)
+from ..functions import stack
 from ..ops.norm import BatchNorm, LayerNorm, check_batch_norm_args, check_layer_norm_args
 from ..tensor import Tensor
 
-__all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "batch_norm", "layer_norm", "relu",
-           "sigmoid", "tanh", "softmax", "log_softmax", "dropout", "cross_entropy", "nll_loss",
-           "mse_loss"]
+__all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm",
+           "layer_norm", "relu", "leaky_relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax",
+           "dropout", "one_hot", "cross_entropy", "nll_loss", "mse_loss"]
 
 
 # ================================================================ layers
@@ -57,6 +59,10 @@ def batch_norm(x: Tensor, running_mean: Optional[Tensor], running_var: Optional[
         >>> y = F.batch_norm(x, tg.zeros(3), tg.ones(3), training=True)
     """
     check_batch_norm_args(x, running_mean, running_var, weight, bias, training, momentum)
+    if x.numel() == 0:  # an empty batch: an empty output, the running statistics left alone
+        channel = (1, -1) + (1,) * (x.ndim - 2)
+        y = x * 1
+        return y if weight is None else y * weight.reshape(channel) + bias.reshape(channel)
     weight, bias = _affine(x, weight, bias, x.shape[1:2])
     return BatchNorm.apply(x, *weight_and_bias(weight, bias),
                            running_mean=None if running_mean is None else running_mean.array,
@@ -103,10 +109,44 @@ def weight_and_bias(weight, bias):
     return () if weight is None else (weight, bias)
 
 
+def adaptive_avg_pool2d(x: Tensor, output_size) -> Tensor:
+    """Average pooling to a fixed output size (OH, OW): output row i averages input rows
+    ⌊i·H/OH⌋ .. ⌈(i+1)·H/OH⌉ − 1, columns likewise (PyTorch's windows). Takes (N, C, H, W) or
+    (C, H, W); an int or None in `output_size` as PyTorch (None keeps that dim)."""
+    if x.ndim not in (3, 4):
+        raise ValueError(f"adaptive_avg_pool2d expects (N, C, H, W) or (C, H, W), got {x.shape}")
+    size = (output_size, output_size) if isinstance(output_size, int) or output_size is None \
+        else tuple(output_size)
+    H, W = x.shape[-2:]
+    oh, ow = (H if size[0] is None else size[0]), (W if size[1] is None else size[1])
+    if oh < 1 or ow < 1:
+        raise ValueError(f"adaptive_avg_pool2d: output_size must be positive, got {output_size!r}")
+    if H % oh == 0 and W % ow == 0:  # equal windows: one average pool
+        return avg_pool2d(x, (H // oh, W // ow))
+    rows = []
+    for i in range(oh):
+        r0, r1 = (i * H) // oh, -((-(i + 1) * H) // oh)
+        cols = [x[..., r0:r1, (j * W) // ow:-((-(j + 1) * W) // ow)].mean((-2, -1)) for j in range(ow)]
+        rows.append(stack(cols, -1))
+    return stack(rows, -2)
+
+
 # ================================================================ activations
 def relu(x: Tensor) -> Tensor:
     """y = max(x, 0)."""
     return x.relu()
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    """y = x where x > 0, else negative_slope · x (the gradient at 0 is negative_slope, as PyTorch)."""
+    return x.where(x > 0, x * negative_slope)
+
+
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """y = x · Φ(x), Φ the standard normal CDF (``approximate='tanh'``: its tanh approximation)."""
+    if approximate not in ("none", "tanh"):
+        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    return E.Gelu.apply(x._float_input(), approximate=approximate)
 
 
 def sigmoid(x: Tensor) -> Tensor:
@@ -150,6 +190,21 @@ def _reduce(loss: Tensor, reduction: str) -> Tensor:
     if reduction == "none":
         return loss
     raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """An int64 tensor with a trailing dim of `num_classes`: 1 at each value's index, else 0.
+    ``num_classes=-1`` takes the largest value + 1."""
+    t = tensor.array
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"one_hot is only applicable to index tensors, got dtype {t.dtype}")
+    if num_classes == -1:
+        num_classes = int(t.max()) + 1 if t.size else 0
+    if t.size and (int(t.min()) < 0 or int(t.max()) >= num_classes):
+        raise ValueError(f"one_hot: class values must be in [0, {num_classes}), got "
+                         f"{int(t.min())}..{int(t.max())}")
+    xp = backend.get_array_module(tensor.device)
+    return Tensor._wrap((t[..., None] == xp.arange(num_classes)).astype(np.int64))
 
 
 def _one_hot(target: Tensor, n_classes: int, dtype):

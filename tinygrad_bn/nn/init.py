@@ -2,10 +2,10 @@
 
 Every function overwrites the tensor in place (hence the trailing underscore, PyTorch's mark of
 an in-place operation), under ``no_grad`` as PyTorch does (a weight is a leaf that requires
-grad, which may only be changed in place outside the graph), and returns the tensor. Random values come from the generator of
-the tensor's device, ``backend.rng(device)``, so ``tg.manual_seed(s)`` makes initialisation
-reproducible. Values are drawn directly in the tensor's dtype: a float32 weight never passes
-through float64.
+grad, which may only be changed in place outside the graph), and returns the tensor. Random
+values come from the generator of the tensor's device, ``backend.rng(device)``, so
+``tg.manual_seed(s)`` makes initialisation reproducible. Values are drawn directly in the
+tensor's dtype: a float32 weight never passes through float64.
 
 The fan of a weight is how many inputs (``fan_in``) or outputs (``fan_out``) each unit is
 connected to. For a Linear weight (out, in) it is ``in`` / ``out``; for a Conv2d weight

@@ -27,12 +27,10 @@ def batch_norm(x: Tensor, running_mean: Optional[Tensor], running_var: Optional[
         var = ((x - mean) ** 2).mean(axes, keepdim=True)  # biased, to normalise
         with no_grad():  # the running statistics are buffers, not part of the graph
             m = x.numel() // x.shape[1]
-            if running_mean is not None:
-                running_mean.array[...] = ((1 - momentum) * running_mean.array
-                                          + momentum * mean.array.reshape(-1))
-            if running_var is not None:
-                running_var.array[...] = ((1 - momentum) * running_var.array
-                                         + momentum * m / (m - 1) * var.array.reshape(-1))
+            if running_mean is not None:  # running = (1 - momentum)·running + momentum·batch
+                running_mean.mul_(1 - momentum).add_(mean.reshape(-1), alpha=momentum)
+            if running_var is not None:   # with the unbiased batch variance m/(m-1)·σ²
+                running_var.mul_(1 - momentum).add_(var.reshape(-1), alpha=momentum * m / (m - 1))
     else:
         mean = running_mean.reshape(channel)
         var = running_var.reshape(channel)

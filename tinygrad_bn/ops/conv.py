@@ -362,7 +362,8 @@ def _check_image(x, fn: str) -> None:
     if not isinstance(x, Tensor):
         raise TypeError(f"{fn}: input must be a Tensor, got {type(x).__name__}")
     if x.ndim != 4:
-        raise ValueError(f"{fn}: expected a 4-D input (N, C, H, W), got shape {x.shape}")
+        raise ValueError(f"{fn}: expected a 4-D input (N, C, H, W) or an unbatched 3-D one "
+                         f"(C, H, W), got shape {x.shape}")
     if x.dtype.kind != "f":
         raise TypeError(f"{fn}: input must be floating point, got {x.dtype}")
 
@@ -402,6 +403,8 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
         (8, 6, 28, 28)
     """
     fn = "conv2d"
+    if isinstance(input, Tensor) and input.ndim == 3:  # one unbatched image (C, H, W), as PyTorch
+        return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
     _check_image(input, fn)
     if not isinstance(weight, Tensor) or weight.ndim != 4:
         raise ValueError(f"{fn}: weight must be a 4-D Tensor (out_channels, in_channels / groups, "
@@ -466,6 +469,8 @@ def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     Shape:
         - Output: (N, C, OH, OW), OH = ⌊(H + 2p₀ − kH) / s₀⌋ + 1, OW likewise.
     """
+    if isinstance(input, Tensor) and input.ndim == 3:  # unbatched (C, H, W)
+        return max_pool2d(input.unsqueeze(0), kernel_size, stride, padding).squeeze(0)
     return MaxPool2d.apply(input, **_pool_args("max_pool2d", input, kernel_size, stride, padding))
 
 
@@ -488,4 +493,6 @@ def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
     Shape:
         - Output: (N, C, OH, OW), OH = ⌊(H + 2p₀ − kH) / s₀⌋ + 1, OW likewise.
     """
+    if isinstance(input, Tensor) and input.ndim == 3:  # unbatched (C, H, W)
+        return avg_pool2d(input.unsqueeze(0), kernel_size, stride, padding).squeeze(0)
     return AvgPool2d.apply(input, **_pool_args("avg_pool2d", input, kernel_size, stride, padding))

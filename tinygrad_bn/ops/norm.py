@@ -173,7 +173,7 @@ def check_batch_norm_args(x, running_mean, running_var, weight, bias, training, 
             raise ValueError(f"batch_norm: {name} has shape {tuple(t.shape)}, but the input "
                              f"{x.shape} has {channels} channels")
     values_per_channel = int(np.prod(x.shape)) // max(channels, 1)
-    if training and values_per_channel <= 1:
+    if training and values_per_channel == 1:  # (an empty batch is allowed: see F.batch_norm)
         raise ValueError("Expected more than 1 value per channel when training, "
                          f"got input size {x.shape}")
     if not training and (running_mean is None or running_var is None):

@@ -1,6 +1,8 @@
 """Activation functions as modules, so they can sit in a Sequential."""
 from __future__ import annotations
 
+import warnings
+
 from .. import functional as F
 from .module import Module
 
@@ -13,6 +15,49 @@ class ReLU(Module):
 
     def forward(self, x):
         return F.relu(x)
+
+
+class LeakyReLU(Module):
+    """LeakyReLU(x) = x for x > 0, negative_slope · x otherwise, elementwise.
+
+    Args:
+        negative_slope (float, optional): the slope for negative inputs (default: 0.01).
+
+    Shape: any; the output has the input's shape.
+    """
+
+    def __init__(self, negative_slope: float = 0.01):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        return F.leaky_relu(x, self.negative_slope)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}"
+
+
+class GELU(Module):
+    r"""GELU(x) = x · Φ(x), Φ the standard normal CDF (Hendrycks & Gimpel, 2016).
+
+    Args:
+        approximate (str, optional): ``'none'`` (the exact erf form) or ``'tanh'``
+            (0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³)))) (default: ``'none'``).
+
+    Shape: any; the output has the input's shape.
+    """
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x):
+        return F.gelu(x, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
 
 
 class Sigmoid(Module):
@@ -33,3 +78,29 @@ class Tanh(Module):
 
     def forward(self, x):
         return F.tanh(x)
+
+
+class Softmax(Module):
+    r"""Softmax(x)ᵢ = exp(xᵢ) / Σⱼ exp(xⱼ) along `dim`.
+
+    Args:
+        dim (int): the dim the probabilities sum to 1 along. Left out (None), PyTorch's legacy
+            choice is made with a warning: dim 0 for 0-, 1- and 3-D inputs, else dim 1.
+
+    Shape: any; the output has the input's shape.
+    """
+
+    def __init__(self, dim: int | None = None):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        dim = self.dim
+        if dim is None:
+            dim = 0 if x.ndim in (0, 1, 3) else 1
+            warnings.warn("Implicit dimension choice for softmax has been deprecated. Change the "
+                          "call to include dim=X as an argument.", stacklevel=2)
+        return F.softmax(x, dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"

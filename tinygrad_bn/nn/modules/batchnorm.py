@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...autograd import no_grad
 from ...factories import ones, zeros
 from ...tensor import Tensor
 from .. import functional as F
@@ -30,13 +31,10 @@ class _BatchNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True):
         super().__init__()
-        name = type(self).__name__
         if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features <= 0:
-            raise ValueError(f"{name}: num_features must be a positive int, got {num_features!r}")
-        if not eps > 0:
-            raise ValueError(f"{name}: eps must be positive, got {eps!r}")
-        if momentum is not None and not 0 <= momentum <= 1:
-            raise ValueError(f"{name}: momentum must be in [0, 1] or None, got {momentum!r}")
+            raise ValueError(f"{type(self).__name__}: num_features must be a positive int, "
+                             f"got {num_features!r}")
+        self._check_hyperparameters(eps, momentum)
         self.num_features = num_features
         self.eps = eps
         self.momentum = momentum
@@ -48,23 +46,40 @@ class _BatchNorm(Module):
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
-        if track_running_stats:
-            self.register_buffer("running_mean", zeros(num_features))
-            self.register_buffer("running_var", ones(num_features))
-            self.register_buffer("num_batches_tracked", Tensor(np.array(0, dtype=np.int64)))
-        else:
-            self.register_buffer("running_mean", None)
-            self.register_buffer("running_var", None)
-            self.register_buffer("num_batches_tracked", None)
+        self._create_buffers()
+
+    def _check_hyperparameters(self, eps, momentum) -> None:
+        name = type(self).__name__
+        if not eps > 0:
+            raise ValueError(f"{name}: eps must be positive, got {eps!r}")
+        if momentum is not None and not 0 <= momentum <= 1:
+            raise ValueError(f"{name}: momentum must be in [0, 1] or None, got {momentum!r}")
+
+    def _create_buffers(self) -> None:
+        """running_mean 0, running_var 1, num_batches_tracked 0 (or None without tracking)."""
+        tracking = self.track_running_stats
+        self.register_buffer("running_mean", zeros(self.num_features) if tracking else None)
+        self.register_buffer("running_var", ones(self.num_features) if tracking else None)
+        self.register_buffer("num_batches_tracked",
+                             Tensor(np.array(0, dtype=np.int64)) if tracking else None)
 
     def reset_running_stats(self) -> None:
         """Running mean 0, running variance 1, no batches seen."""
         if self.track_running_stats:
-            self.running_mean.array[...] = 0
-            self.running_var.array[...] = 1
-            self.num_batches_tracked.array[...] = 0
+            with no_grad():
+                self.running_mean.zero_()
+                self.running_var.fill_(1)
+                self.num_batches_tracked.zero_()
 
-    def _check_input(self, x) -> None:
+    def reset_parameters(self) -> None:
+        """Running statistics reset, γ = 1, β = 0."""
+        self.reset_running_stats()
+        if self.affine:
+            with no_grad():
+                self.weight.fill_(1)
+                self.bias.zero_()
+
+    def _check_rank(self, x) -> None:
         name = type(self).__name__
         if not isinstance(x, Tensor):
             raise TypeError(f"{name}: expected a Tensor input, got {type(x).__name__}")
@@ -72,6 +87,10 @@ class _BatchNorm(Module):
             expected = " or ".join(f"{r}D" for r in self._ranks)
             raise ValueError(f"{name}: expected {expected} input (got {x.ndim}D input of "
                              f"shape {x.shape})")
+
+    def _check_input(self, x) -> None:
+        name = type(self).__name__
+        self._check_rank(x)
         if x.shape[1] != self.num_features:
             raise ValueError(f"{name}({self.num_features}): expected {self.num_features} "
                              f"channels in dim 1, got input of shape {x.shape}")

@@ -1,4 +1,4 @@
-"""Sequential: a chain of modules, each fed the previous one's output."""
+"""Containers: Sequential (a chain), ModuleList and ModuleDict (modules held as a list or dict)."""
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -65,3 +65,125 @@ class Sequential(Module):
         if not -len(items) <= index < len(items):
             raise IndexError(f"index {index} is out of range for a Sequential of {len(items)} modules")
         return items[index][1]
+
+
+class ModuleList(Module):
+    """A list of modules, registered as children (so their parameters are found), named
+    ``'0'``, ``'1'``, ... as in PyTorch. It has no forward: index or iterate it in yours.
+
+    Example:
+        >>> layers = ModuleList([Linear(4, 4) for _ in range(3)])
+        >>> for layer in layers:
+        ...     x = layer(x).relu()
+    """
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.extend(modules)
+
+    def _index(self, index: int) -> int:
+        if isinstance(index, bool) or not isinstance(index, int):
+            raise TypeError(f"ModuleList indices must be integers or slices, not {type(index).__name__}")
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"index {index} is out of range for a ModuleList of {len(self)} modules")
+        return index % len(self)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return ModuleList(list(self._modules.values())[index])
+        return self._modules[str(self._index(index))]
+
+    def __setitem__(self, index: int, module: Module) -> None:
+        self.add_module(str(self._index(index)), module)
+
+    def __delitem__(self, index) -> None:
+        items = list(self._modules.values())
+        del items[index if isinstance(index, slice) else self._index(index)]
+        self._modules.clear()
+        self.extend(items)  # renumber, as PyTorch does
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def __iadd__(self, modules) -> ModuleList:
+        return self.extend(modules)
+
+    def append(self, module: Module) -> ModuleList:
+        """Add `module` at the end. Returns self."""
+        self.add_module(str(len(self)), module)
+        return self
+
+    def extend(self, modules) -> ModuleList:
+        """Add each of `modules` at the end. Returns self."""
+        for module in modules:
+            self.append(module)
+        return self
+
+    def insert(self, index: int, module: Module) -> None:
+        """Insert `module` before position `index`."""
+        items = list(self._modules.values())
+        items.insert(index, module)
+        self._modules.clear()
+        self.extend(items)
+
+
+class ModuleDict(Module):
+    """A dict of modules, registered as children under their keys (insertion order kept).
+
+    Example:
+        >>> heads = ModuleDict({"cls": Linear(8, 10), "box": Linear(8, 4)})
+        >>> out = {name: head(features) for name, head in heads.items()}
+    """
+
+    def __init__(self, modules=None):
+        super().__init__()
+        if modules is not None:
+            self.update(modules)
+
+    def __getitem__(self, key: str) -> Module:
+        if key not in self._modules:
+            raise KeyError(f"ModuleDict has no module {key!r}; keys: {list(self._modules)}")
+        return self._modules[key]
+
+    def __setitem__(self, key: str, module: Module) -> None:
+        self.add_module(key, module)
+
+    def __delitem__(self, key: str) -> None:
+        del self._modules[key]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._modules)
+
+    def __contains__(self, key) -> bool:
+        return key in self._modules
+
+    def keys(self):
+        return self._modules.keys()
+
+    def items(self):
+        return self._modules.items()
+
+    def values(self):
+        return self._modules.values()
+
+    def update(self, modules) -> None:
+        """Add (or replace) modules from a dict or an iterable of (key, module) pairs."""
+        pairs = modules.items() if hasattr(modules, "items") else modules
+        for key, module in pairs:
+            self[key] = module
+
+    def pop(self, key: str) -> Module:
+        """Remove `key` and return its module."""
+        module = self[key]
+        del self[key]
+        return module
+
+    def clear(self) -> None:
+        self._modules.clear()

@@ -57,16 +57,8 @@ class Conv2d(Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  dilation=1, groups: int = 1, bias: bool = True):
         super().__init__()
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
-                            ("groups", groups)):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ValueError(f"Conv2d: {name} must be a positive int, got {value!r}")
-        if in_channels % groups:
-            raise ValueError(f"Conv2d: in_channels ({in_channels}) must be divisible by "
-                             f"groups ({groups})")
-        if out_channels % groups:
-            raise ValueError(f"Conv2d: out_channels ({out_channels}) must be divisible by "
-                             f"groups ({groups})")
+        self._check_channels("in_channels", in_channels, groups)
+        self._check_channels("out_channels", out_channels, groups)
         self.in_channels = in_channels
         self.out_channels = out_channels
         self.kernel_size = _pair(kernel_size, "kernel_size", 1)
@@ -80,6 +72,15 @@ class Conv2d(Module):
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
+
+    @staticmethod
+    def _check_channels(name: str, value, groups) -> None:
+        """A channel count (and groups) must be positive ints, the count divisible by groups."""
+        for what, v in ((name, value), ("groups", groups)):
+            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+                raise ValueError(f"Conv2d: {what} must be a positive int, got {v!r}")
+        if value % groups:
+            raise ValueError(f"Conv2d: {name} ({value}) must be divisible by groups ({groups})")
 
     def reset_parameters(self) -> None:
         """PyTorch's default initialisation (see the class docstring)."""

@@ -47,13 +47,17 @@ class Linear(Module):
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
         super().__init__()
         self.in_features = _check_size(in_features, "in_features", "Linear")
-        self.out_features = _check_size(out_features, "out_features", "Linear")
+        self.out_features = self._check_out_features(out_features)
         self.weight = Parameter(empty(out_features, in_features))
         if bias:
             self.bias = Parameter(empty(out_features))
         else:
             self.register_parameter("bias", None)
         self.reset_parameters()
+
+    @staticmethod
+    def _check_out_features(out_features) -> int:
+        return _check_size(out_features, "out_features", "Linear")
 
     def reset_parameters(self) -> None:
         """PyTorch's default initialisation (see the class docstring)."""

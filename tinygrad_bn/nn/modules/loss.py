@@ -59,3 +59,19 @@ class MSELoss(_Loss):
 
     def forward(self, input, target):
         return F.mse_loss(input, target, reduction=self.reduction)
+
+
+class NLLLoss(_Loss):
+    r"""Negative log-likelihood of log-probabilities and integer class targets:
+    :math:`\ell_n = -x_{n, y_n}` (feed it ``log_softmax`` outputs).
+
+    Args:
+        reduction (str, optional): ``'none'`` | ``'mean'`` | ``'sum'`` (default: ``'mean'``).
+
+    Shape:
+        - Input: (N, C) log-probabilities; Target: (N,) integer classes in [0, C).
+        - Output: a scalar, or (N,) with ``reduction='none'``.
+    """
+
+    def forward(self, input, target):
+        return F.nll_loss(input, target, reduction=self.reduction)

@@ -54,3 +54,32 @@ class AvgPool2d(_Pool2d):
 
     def forward(self, x):
         return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+
+class AdaptiveAvgPool2d(Module):
+    r"""Average pooling to a fixed output size, whatever the input's: output cell (i, j) averages
+    input rows ⌊i·H/OH⌋ .. ⌈(i+1)·H/OH⌉ − 1 and the same columns for W. ``(1, 1)`` is global
+    average pooling.
+
+    Args:
+        output_size (int or tuple): (OH, OW); an int for both; None in a place keeps that size.
+
+    Shape:
+        - Input: (N, C, H, W) or (C, H, W)
+        - Output: (N, C, OH, OW) or (C, OH, OW).
+    """
+
+    def __init__(self, output_size):
+        super().__init__()
+        sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
+        if len(sizes) != 2 or any(s is not None and (isinstance(s, bool) or not isinstance(s, int)
+                                                     or s < 1) for s in sizes):
+            raise ValueError(f"AdaptiveAvgPool2d: output_size must be a positive int, None, or a "
+                             f"pair of them, got {output_size!r}")
+        self.output_size = output_size
+
+    def forward(self, x):
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self) -> str:
+        return f"output_size={self.output_size}"

@@ -47,7 +47,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tinygrad_bn as tg  # noqa: E402
 import tinygrad_bn.nn.functional as F  # noqa: E402
-from tinygrad_bn import autograd, backend, optim  # noqa: E402
+from tinygrad_bn import backend, optim  # noqa: E402
+from tinygrad_bn.profiler import Profiler  # noqa: E402
 from tinygrad_bn.models import lenet  # noqa: E402
 from common import synchronize  # noqa: E402
 
@@ -196,7 +197,7 @@ def main(args):
     for r in runners:
         time_block(r, args.warmup)
     times = {r.name: [] for r in runners}
-    profiler = autograd.Profiler() if args.profile else None
+    profiler = Profiler() if args.profile else None
     for _ in range(args.blocks):
         for r in runners:
             if profiler is not None and r.name == "tinygrad_bn":

@@ -326,3 +326,10 @@ def test_range_index_as_in_d2l_cross_entropy():
 def test_tensor_of_tensors_and_isinstance():
     assert isinstance(tg.tensor(1.0), Tensor)
     assert tg.tensor([tg.tensor(1.0), tg.tensor(2.0)]).tolist() == [1, 2]
+
+
+def test_every_public_tensor_method_has_a_docstring():
+    import inspect
+    undocumented = [name for name, value in inspect.getmembers(Tensor) if not name.startswith("_")
+                    and not (value.fget if isinstance(value, property) else value).__doc__]
+    assert undocumented == []

@@ -452,7 +452,7 @@ def test_scheduler_validation():
     opt = two_group_optimizer()
     with pytest.raises(ValueError, match="step_size.*0"):
         StepLR(opt, step_size=0)
-    with pytest.raises(ValueError, match="T_max.*2.5"):
+    with pytest.raises(TypeError, match="T_max.*2.5"):  # a float where an int is meant
         CosineAnnealingLR(opt, T_max=2.5)
     with pytest.raises(KeyError, match="initial_lr"):
         StepLR(opt, step_size=2, last_epoch=4)

@@ -20,6 +20,12 @@ from .gradcheck import gradcheck, relative_error
 from .serialization import load, save
 from .tensor import Tensor
 
-from . import nn, optim  # noqa: E402  (after Tensor: both build on it)
+from . import fast, nn, optim  # noqa: E402  (after Tensor: they build on it)
 
 __version__ = "0.2.0"
+
+# Tooling, after the ideas: keep freed activation buffers for reuse between training steps
+# (glibc malloc; measured and explained in allocator.py and README; TINYGRAD_BN_NO_MALLOPT=1 opts out).
+from . import allocator  # noqa: E402
+
+allocator.keep_freed_memory()

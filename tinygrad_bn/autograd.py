@@ -28,7 +28,7 @@ import contextlib
 import threading
 import weakref
 
-from . import backend
+from . import backend, dispatch
 
 # ---------------------------------------------------------------- grad mode
 _state = threading.local()
@@ -198,8 +198,9 @@ class Context(Node):
     Ops may put any other non-array values on the context as attributes.
     """
 
-    def __init__(self, fn, xp, needs_input_grad):
-        self.fn = fn
+    def __init__(self, fn, impl, xp, needs_input_grad):
+        self.fn = fn      # the op (its name is the node's name)
+        self.impl = impl  # the class whose forward ran: the op itself, or a fast variant of it
         self.xp = xp
         self.needs_input_grad = needs_input_grad
         self.saved_tensors = ()
@@ -268,8 +269,10 @@ class Function:
         if record:
             for t in tensors:
                 t._check_history()
-        ctx = Context(cls, backend.get_array_module(device), needs)
-        out = _call_op(cls.forward, ctx, *(t.array for t in tensors), **kwargs)
+        arrays = tuple(t.array for t in tensors)
+        impl = dispatch.implementation(cls, device, arrays, kwargs)  # the fast-path seam
+        ctx = Context(cls, impl, backend.get_array_module(device), needs)
+        out = _call_op(impl.forward, ctx, *arrays, **kwargs)
         result = Tensor._wrap(out)
         result._share_storage_with(tensors)  # a view of an input shares its version counter
         if not record:
@@ -352,7 +355,7 @@ def backward(root_node, grad, retain_graph=False):
             raise RuntimeError(f"backward through {node.name()} a second time: its graph was "
                                "freed by the first backward (pass retain_graph=True to keep it)")
         _check_versions(node)
-        in_grads = _call_op(node.fn.backward, node, g)
+        in_grads = _call_op(node.impl.backward, node, g)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
         if len(in_grads) != len(node.next_functions):

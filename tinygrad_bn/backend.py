@@ -8,10 +8,7 @@ behind a small function (``scatter_add``), never with an ``if cupy`` inside an o
 """
 from __future__ import annotations
 
-import ctypes
 import math
-import os
-import sys
 
 import numpy as np
 
@@ -21,33 +18,6 @@ except Exception:  # ImportError, or a CuPy whose CUDA libraries fail to load
     _cupy = None
 
 DEVICES = ("cpu", "cuda")
-
-
-def _keep_freed_memory_for_reuse() -> bool:
-    """Ask glibc's malloc to recycle large freed blocks instead of returning them to the OS.
-
-    A training step allocates and frees the same activation-sized arrays (megabytes each) every
-    step. By default glibc serves each from fresh `mmap` pages and unmaps it on free, so every
-    step pays a page fault per 4 KiB and the kernel zeroes every page: measured here, a fused
-    batch norm forward+backward on (256, 6, 24, 24) took 10.5 ms instead of 4.1 ms. Raising the
-    mmap threshold (to glibc's 32 MiB maximum) and the trim threshold keeps those blocks in the
-    heap for the next step: the same effect as PyTorch's caching allocators. The trim threshold
-    (64 MiB) bounds the freed memory kept from the OS: LeNet's step ran 27.8 ms with 512 MiB,
-    28.1 ms with 64 MiB and 38.4 ms with 16 MiB. This setting is process-wide; Linux/glibc
-    only; set TINYGRAD_BN_NO_MALLOPT=1 to leave malloc alone.
-    """
-    if not sys.platform.startswith("linux") or os.environ.get("TINYGRAD_BN_NO_MALLOPT"):
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3
-        return bool(libc.mallopt(M_MMAP_THRESHOLD, 32 * 2**20)
-                    and libc.mallopt(M_TRIM_THRESHOLD, 64 * 2**20))
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to tune
-        return False
-
-
-MALLOC_TUNED = _keep_freed_memory_for_reuse()
 
 
 def cuda_is_available() -> bool:

@@ -8,12 +8,14 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
-from .. import backend
-from ..ops import elementwise as E
-from ..ops.conv import avg_pool2d, conv2d, max_pool2d  # noqa: F401  (re-exported)
+from .. import backend, validate
 from ..functions import stack
-from ..ops.norm import BatchNorm, LayerNorm, check_batch_norm_args, check_layer_norm_args
+from ..ops import elementwise as E
+from ..ops.conv import Conv2d
+from ..ops.norm import BatchNorm, LayerNorm
+from ..ops.pool import AvgPool2d, MaxPool2d
 from ..tensor import Tensor
+from . import checks
 
 __all__ = ["linear", "conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d", "batch_norm",
            "layer_norm", "relu", "leaky_relu", "gelu", "sigmoid", "tanh", "softmax", "log_softmax",
@@ -32,6 +34,88 @@ def linear(x: Tensor, weight: Tensor, bias: Optional[Tensor] = None) -> Tensor:
                          f"{weight.shape} (expected last dim {weight.shape[1]})")
     y = x @ weight.T
     return y if bias is None else y + bias
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    r"""2-D convolution over an NCHW batch (a cross-correlation, as in PyTorch).
+
+    .. math::
+        out(n, o, h, w) = bias(o) + \sum_{c, i, j} weight(o, c, i, j)\,
+                          input(n, g\,C_g + c,\; s_0 h + d_0 i - p_0,\; s_1 w + d_1 j - p_1)
+
+    with zero padding outside the image, g the group of output channel o and C_g = C / groups.
+
+    Args:
+        input (Tensor): the images, (N, C, H, W).
+        weight (Tensor): the filters, (O, C / groups, kH, kW).
+        bias (Tensor, optional): one value per output channel, (O,) (default: None).
+        stride (int or tuple, optional): step between kernel positions (default: 1).
+        padding (int or tuple, optional): zeros added on both sides of H and W (default: 0).
+        dilation (int or tuple, optional): spacing between kernel taps (default: 1).
+        groups (int, optional): split the channels into this many independent convolutions;
+            ``groups == C`` is a depthwise convolution (default: 1).
+
+    Shape:
+        - Output: (N, O, OH, OW) with OH = ⌊(H + 2p₀ − d₀(kH − 1) − 1) / s₀⌋ + 1, OW likewise.
+
+    Example:
+        >>> x = tg.randn(8, 1, 28, 28)
+        >>> F.conv2d(x, tg.randn(6, 1, 5, 5), padding=2).shape
+        (8, 6, 28, 28)
+    """
+    if isinstance(input, Tensor) and input.ndim == 3:  # one unbatched image (C, H, W), as PyTorch
+        return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
+    geometry = checks.conv2d_args(input, weight, bias, stride, padding, dilation, groups)
+    tensors = (input, weight) if bias is None else (input, weight, bias)
+    return Conv2d.apply(*tensors, **geometry)
+
+
+def max_pool2d(input: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
+    r"""The maximum over each kH×kW window of each channel.
+
+    .. math:: out(n, c, h, w) = \max_{i < kH,\; j < kW} input(n, c, s_0 h + i - p_0, s_1 w + j - p_1)
+
+    with −inf padding. The gradient of a window goes to its maximum; on ties, to the first
+    maximum in row-major order (as in PyTorch).
+
+    Args:
+        input (Tensor): (N, C, H, W).
+        kernel_size (int or tuple): the window (kH, kW).
+        stride (int or tuple, optional): step between windows (default: kernel_size).
+        padding (int or tuple, optional): −inf added on both sides, at most half the
+            kernel (default: 0).
+
+    Shape:
+        - Output: (N, C, OH, OW), OH = ⌊(H + 2p₀ − kH) / s₀⌋ + 1, OW likewise.
+    """
+    if isinstance(input, Tensor) and input.ndim == 3:  # unbatched (C, H, W)
+        return max_pool2d(input.unsqueeze(0), kernel_size, stride, padding).squeeze(0)
+    return MaxPool2d.apply(input, **checks.pool_args("max_pool2d", input, kernel_size, stride, padding))
+
+
+def avg_pool2d(input: Tensor, kernel_size, stride=None, padding=0) -> Tensor:
+    r"""The mean over each kH×kW window of each channel.
+
+    .. math:: out(n, c, h, w) = \frac{1}{kH\,kW} \sum_{i < kH,\; j < kW}
+              input(n, c, s_0 h + i - p_0, s_1 w + j - p_1)
+
+    Padding zeros count in the mean: the divisor is always kH·kW (PyTorch's default
+    ``count_include_pad=True``).
+
+    Args:
+        input (Tensor): (N, C, H, W).
+        kernel_size (int or tuple): the window (kH, kW).
+        stride (int or tuple, optional): step between windows (default: kernel_size).
+        padding (int or tuple, optional): zeros added on both sides, at most half the
+            kernel (default: 0).
+
+    Shape:
+        - Output: (N, C, OH, OW), OH = ⌊(H + 2p₀ − kH) / s₀⌋ + 1, OW likewise.
+    """
+    if isinstance(input, Tensor) and input.ndim == 3:  # unbatched (C, H, W)
+        return avg_pool2d(input.unsqueeze(0), kernel_size, stride, padding).squeeze(0)
+    return AvgPool2d.apply(input, **checks.pool_args("avg_pool2d", input, kernel_size, stride, padding))
 
 
 def batch_norm(x: Tensor, running_mean: Optional[Tensor], running_var: Optional[Tensor],
@@ -58,7 +142,7 @@ def batch_norm(x: Tensor, running_mean: Optional[Tensor], running_var: Optional[
         >>> x = tg.randn(8, 3, 4, 4)
         >>> y = F.batch_norm(x, tg.zeros(3), tg.ones(3), training=True)
     """
-    check_batch_norm_args(x, running_mean, running_var, weight, bias, training, momentum)
+    checks.batch_norm_args(x, running_mean, running_var, weight, bias, training, momentum)
     if x.numel() == 0:  # an empty batch: an empty output, the running statistics left alone
         channel = (1, -1) + (1,) * (x.ndim - 2)
         y = x * 1
@@ -83,14 +167,9 @@ def layer_norm(x: Tensor, normalized_shape: Union[int, Sequence[int]], weight: O
         weight, bias (Tensor, optional): γ and β of shape ``normalized_shape``.
         eps (float, optional): added to the variance (default: 1e-5).
     """
-    normalized_shape = _as_shape(normalized_shape)
-    check_layer_norm_args(x, normalized_shape, weight, bias)
+    normalized_shape = checks.layer_norm_args(x, normalized_shape, weight, bias)
     weight, bias = _affine(x, weight, bias, normalized_shape)
     return LayerNorm.apply(x, *weight_and_bias(weight, bias), n_axes=len(normalized_shape), eps=eps)
-
-
-def _as_shape(shape):
-    return (shape,) if isinstance(shape, int) else tuple(shape)
 
 
 def _affine(x, weight, bias, shape):
@@ -172,8 +251,7 @@ def log_softmax(x: Tensor, dim: int) -> Tensor:
 def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero each element with probability `p` and scale the rest by 1/(1-p) (inverted dropout),
     so eval mode is the identity. Random numbers come from the device's seeded generator."""
-    if not 0 <= p <= 1:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    p = validate.probability(p, "dropout probability", "dropout")
     if not training or p == 0:
         return x
     keep = backend.rng(x.device).random(x.shape, dtype=np.float32) >= p
@@ -183,13 +261,10 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
 
 # ================================================================ losses
 def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    validate.choice(reduction, "reduction", "loss", ("none", "mean", "sum"))
     if reduction == "mean":
         return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    if reduction == "none":
-        return loss
-    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return loss.sum() if reduction == "sum" else loss
 
 
 def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
@@ -247,8 +322,7 @@ def cross_entropy(logits: Tensor, target: Tensor, reduction: str = "mean",
         reduction (str, optional): 'mean' | 'sum' | 'none' (default: 'mean').
         label_smoothing (float, optional): ε in [0, 1] (default: 0.0).
     """
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+    validate.probability(label_smoothing, "label_smoothing", "cross_entropy")
     if logits.ndim != 2 or target.shape != logits.shape[:1]:
         raise ValueError(f"cross_entropy expects logits (N, C) and target (N,), got "
                          f"{logits.shape} and {target.shape}")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Optional, Sequence, Union
 
 from ..autograd import no_grad
-from ..ops.norm import check_batch_norm_args, check_layer_norm_args
+from . import checks
 from ..tensor import Tensor
 
 
@@ -19,7 +19,7 @@ def batch_norm(x: Tensor, running_mean: Optional[Tensor], running_var: Optional[
                weight: Optional[Tensor] = None, bias: Optional[Tensor] = None,
                training: bool = False, momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
     """Composed batch norm: the same contract as ``F.batch_norm``."""
-    check_batch_norm_args(x, running_mean, running_var, weight, bias, training, momentum)
+    checks.batch_norm_args(x, running_mean, running_var, weight, bias, training, momentum)
     axes = (0,) + tuple(range(2, x.ndim))
     channel = (1, -1) + (1,) * (x.ndim - 2)  # a (C,) vector, broadcast over N and the spatial axes
     if training:
@@ -45,8 +45,7 @@ def batch_norm(x: Tensor, running_mean: Optional[Tensor], running_var: Optional[
 def layer_norm(x: Tensor, normalized_shape: Union[int, Sequence[int]], weight: Optional[Tensor] = None,
                bias: Optional[Tensor] = None, eps: float = 1e-5) -> Tensor:
     """Composed layer norm: the same contract as ``F.layer_norm``."""
-    normalized_shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    check_layer_norm_args(x, normalized_shape, weight, bias)
+    normalized_shape = checks.layer_norm_args(x, normalized_shape, weight, bias)
     axes = tuple(range(x.ndim - len(normalized_shape), x.ndim))
     mean = x.mean(axes, keepdim=True)
     var = ((x - mean) ** 2).mean(axes, keepdim=True)

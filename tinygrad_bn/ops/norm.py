@@ -33,8 +33,6 @@ In eval mode μ and σ² are constants (the running statistics), so dx = γ·r·
 """
 from __future__ import annotations
 
-import numpy as np
-
 from ..autograd import Function
 
 
@@ -69,8 +67,8 @@ class BatchNorm(Function):
         m = x.size // x.shape[1]  # values per channel
         if training:
             mean = _channel_sum(x) / m
-            x_hat = x - _per_channel(mean, x.ndim)
-            var = _channel_sum(x_hat * x_hat) / m  # biased: divides by m
+            centred = x - _per_channel(mean, x.ndim)
+            var = _channel_sum(centred * centred) / m  # biased: divides by m
             if running_mean is not None:
                 running_mean *= 1 - momentum
                 running_mean += momentum * mean
@@ -78,10 +76,11 @@ class BatchNorm(Function):
                 running_var *= 1 - momentum
                 running_var += (momentum * m / (m - 1)) * var
         else:
-            x_hat = x - _per_channel(running_mean, x.ndim)
+            centred = x - _per_channel(running_mean, x.ndim)
             var = running_var
         inv_std = 1 / ctx.xp.sqrt(var + eps)
-        x_hat *= _per_channel(inv_std, x.ndim)  # x - μ was a fresh array: turn it into x̂ in place
+        x_hat = centred  # x − μ is a fresh array: scale it into x̂ = (x − μ)·r in place
+        x_hat *= _per_channel(inv_std, x.ndim)
         ctx.save_for_backward(x_hat, inv_std, weight)
         ctx.training = training
         if weight is None:
@@ -117,10 +116,10 @@ class LayerNorm(Function):
     @staticmethod
     def forward(ctx, x, weight=None, bias=None, n_axes=1, eps=1e-5):
         axes = tuple(range(x.ndim - n_axes, x.ndim))
-        mean = x.mean(axis=axes, keepdims=True)
-        x_hat = x - mean
-        var = (x_hat * x_hat).mean(axis=axes, keepdims=True)
+        centred = x - x.mean(axis=axes, keepdims=True)
+        var = (centred * centred).mean(axis=axes, keepdims=True)
         inv_std = 1 / ctx.xp.sqrt(var + eps)
+        x_hat = centred  # scaled in place into x̂ = (x − μ)·r
         x_hat *= inv_std
         ctx.save_for_backward(x_hat, inv_std, weight)
         ctx.axes = axes
@@ -139,58 +138,3 @@ class LayerNorm(Function):
             return dx
         rows = tuple(range(grad.ndim - len(axes)))  # γ and β are shared by every sample
         return dx, (grad * x_hat).sum(axis=rows), grad.sum(axis=rows)
-
-
-# ================================================================ argument checks
-# Shared by the fused ops' wrappers (nn/functional.py) and the composed ones (nn/reference.py),
-# so both raise the same errors. They take Tensors and look only at shapes.
-
-def _check_like_input(op, x, named):
-    """`x` is floating, and every given tensor in `named` has its dtype and device: the norms
-    never promote (float32 stays float32) and never mix devices."""
-    if x.dtype.kind != "f":
-        raise TypeError(f"{op} expects a floating point input, got {x.dtype}")
-    for name, t in named:
-        if t is None:
-            continue
-        if t.dtype != x.dtype:
-            raise TypeError(f"{op}: {name} has dtype {t.dtype}, but the input has {x.dtype}")
-        if t.device != x.device:
-            raise RuntimeError(f"{op}: {name} is on {t.device}, but the input is on {x.device}")
-
-
-def check_batch_norm_args(x, running_mean, running_var, weight, bias, training, momentum=0.1):
-    if momentum is None:
-        raise ValueError("batch_norm: momentum must be a float; momentum=None (a cumulative "
-                         "average) is computed by the BatchNorm modules, which pass the factor")
-    if x.ndim not in (2, 3, 4):
-        raise ValueError(f"batch_norm expects (N, C), (N, C, L) or (N, C, H, W) input, "
-                         f"got shape {x.shape}")
-    channels = x.shape[1]
-    for name, t in (("running_mean", running_mean), ("running_var", running_var),
-                    ("weight", weight), ("bias", bias)):
-        if t is not None and tuple(t.shape) != (channels,):
-            raise ValueError(f"batch_norm: {name} has shape {tuple(t.shape)}, but the input "
-                             f"{x.shape} has {channels} channels")
-    values_per_channel = int(np.prod(x.shape)) // max(channels, 1)
-    if training and values_per_channel == 1:  # (an empty batch is allowed: see F.batch_norm)
-        raise ValueError("Expected more than 1 value per channel when training, "
-                         f"got input size {x.shape}")
-    if not training and (running_mean is None or running_var is None):
-        raise ValueError("batch_norm in eval mode (training=False) needs running_mean and "
-                         "running_var")
-    buffers_and_affine = (("running_mean", running_mean), ("running_var", running_var),
-                          ("weight", weight), ("bias", bias))
-    _check_like_input("batch_norm", x, buffers_and_affine)
-
-
-def check_layer_norm_args(x, normalized_shape, weight, bias):
-    k = len(normalized_shape)
-    if k == 0 or x.shape[x.ndim - k:] != tuple(normalized_shape) or x.ndim < k:
-        raise ValueError(f"layer_norm: normalized_shape {tuple(normalized_shape)} does not match "
-                         f"the trailing dims of the input {x.shape}")
-    for name, t in (("weight", weight), ("bias", bias)):
-        if t is not None and tuple(t.shape) != tuple(normalized_shape):
-            raise ValueError(f"layer_norm: {name} has shape {tuple(t.shape)}, expected "
-                             f"{tuple(normalized_shape)}")
-    _check_like_input("layer_norm", x, (("weight", weight), ("bias", bias)))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ... import validate
 from ...autograd import no_grad
 from ...factories import ones, zeros
 from ...tensor import Tensor
@@ -31,9 +32,7 @@ class _BatchNorm(Module):
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
                  affine: bool = True, track_running_stats: bool = True):
         super().__init__()
-        if isinstance(num_features, bool) or not isinstance(num_features, int) or num_features <= 0:
-            raise ValueError(f"{type(self).__name__}: num_features must be a positive int, "
-                             f"got {num_features!r}")
+        validate.positive_int(num_features, "num_features", type(self).__name__)
         self._check_hyperparameters(eps, momentum)
         self.num_features = num_features
         self.eps = eps
@@ -50,10 +49,9 @@ class _BatchNorm(Module):
 
     def _check_hyperparameters(self, eps, momentum) -> None:
         name = type(self).__name__
-        if not eps > 0:
-            raise ValueError(f"{name}: eps must be positive, got {eps!r}")
-        if momentum is not None and not 0 <= momentum <= 1:
-            raise ValueError(f"{name}: momentum must be in [0, 1] or None, got {momentum!r}")
+        validate.number(eps, "eps", name, above=0)
+        if momentum is not None:  # None: a cumulative average (see forward)
+            validate.probability(momentum, "momentum", name)
 
     def _create_buffers(self) -> None:
         """running_mean 0, running_var 1, num_batches_tracked 0 (or None without tracking)."""

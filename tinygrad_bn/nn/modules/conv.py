@@ -1,21 +1,12 @@
 """2-D convolution layer."""
 from __future__ import annotations
 
+from ... import validate
 from ...factories import empty
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
 from .module import Module
-
-
-def _pair(value, name: str, minimum: int) -> tuple[int, int]:
-    """An int or a pair of ints as a pair, each checked to be >= `minimum`."""
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < minimum
-                             for v in pair):
-        raise ValueError(f"Conv2d: {name} must be an int >= {minimum} or a pair of them, "
-                         f"got {value!r}")
-    return pair
 
 
 class Conv2d(Module):
@@ -61,10 +52,7 @@ class Conv2d(Module):
         self._check_channels("out_channels", out_channels, groups)
         self.in_channels = in_channels
         self.out_channels = out_channels
-        self.kernel_size = _pair(kernel_size, "kernel_size", 1)
-        self.stride = _pair(stride, "stride", 1)
-        self.padding = _pair(padding, "padding", 0)
-        self.dilation = _pair(dilation, "dilation", 1)
+        self._set_geometry(kernel_size, stride, padding, dilation)
         self.groups = groups
         self.weight = Parameter(empty(out_channels, in_channels // groups, *self.kernel_size))
         if bias:
@@ -73,12 +61,17 @@ class Conv2d(Module):
             self.register_parameter("bias", None)
         self.reset_parameters()
 
+    def _set_geometry(self, kernel_size, stride, padding, dilation) -> None:
+        self.kernel_size = validate.pair(kernel_size, "kernel_size", "Conv2d", 1)
+        self.stride = validate.pair(stride, "stride", "Conv2d", 1)
+        self.padding = validate.pair(padding, "padding", "Conv2d", 0)
+        self.dilation = validate.pair(dilation, "dilation", "Conv2d", 1)
+
     @staticmethod
     def _check_channels(name: str, value, groups) -> None:
         """A channel count (and groups) must be positive ints, the count divisible by groups."""
-        for what, v in ((name, value), ("groups", groups)):
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                raise ValueError(f"Conv2d: {what} must be a positive int, got {v!r}")
+        validate.positive_int(value, name, "Conv2d")
+        validate.positive_int(groups, "groups", "Conv2d")
         if value % groups:
             raise ValueError(f"Conv2d: {name} ({value}) must be divisible by groups ({groups})")
 

@@ -1,6 +1,7 @@
 """Dropout: a regulariser that is active in training mode only."""
 from __future__ import annotations
 
+from ... import validate
 from .. import functional as F
 from .module import Module
 
@@ -19,9 +20,7 @@ class Dropout(Module):
 
     def __init__(self, p: float = 0.5):
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p <= 1:
-            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p!r}")
-        self.p = p
+        self.p = validate.probability(p, "dropout probability", "Dropout")
 
     def forward(self, x):
         return F.dropout(x, self.p, self.training)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from ... import factories
 from ..parameter import Parameter
 from .batchnorm import BatchNorm1d, BatchNorm2d, _BatchNorm
-from .conv import Conv2d, _pair
+from .conv import Conv2d
 from .linear import Linear
 from .module import Module
 
@@ -67,10 +67,7 @@ class LazyConv2d(Conv2d):
         Module.__init__(self)
         Conv2d._check_channels("out_channels", out_channels, groups)
         self.in_channels, self.out_channels, self.groups = 0, out_channels, groups
-        self.kernel_size = _pair(kernel_size, "kernel_size", 1)
-        self.stride = _pair(stride, "stride", 1)
-        self.padding = _pair(padding, "padding", 0)
-        self.dilation = _pair(dilation, "dilation", 1)
+        self._set_geometry(kernel_size, stride, padding, dilation)
         self.weight = Parameter(factories.empty(0))
         if bias:
             self.bias = Parameter(factories.empty(0))

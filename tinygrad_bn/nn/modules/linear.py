@@ -1,17 +1,12 @@
 """Linear (fully connected) layer, and Identity."""
 from __future__ import annotations
 
+from ... import validate
 from ...factories import empty
 from .. import functional as F
 from .. import init
 from ..parameter import Parameter
 from .module import Module
-
-
-def _check_size(value, name: str, cls: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(f"{cls}: {name} must be a positive int, got {value!r}")
-    return value
 
 
 class Identity(Module):
@@ -46,7 +41,7 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True):
         super().__init__()
-        self.in_features = _check_size(in_features, "in_features", "Linear")
+        self.in_features = validate.positive_int(in_features, "in_features", "Linear")
         self.out_features = self._check_out_features(out_features)
         self.weight = Parameter(empty(out_features, in_features))
         if bias:
@@ -57,7 +52,7 @@ class Linear(Module):
 
     @staticmethod
     def _check_out_features(out_features) -> int:
-        return _check_size(out_features, "out_features", "Linear")
+        return validate.positive_int(out_features, "out_features", "Linear")
 
     def reset_parameters(self) -> None:
         """PyTorch's default initialisation (see the class docstring)."""

@@ -1,6 +1,7 @@
 """Loss functions as modules: each holds its options and calls the functional form."""
 from __future__ import annotations
 
+from ... import validate
 from .. import functional as F
 from .module import Module
 
@@ -10,10 +11,7 @@ _REDUCTIONS = ("none", "mean", "sum")
 class _Loss(Module):
     def __init__(self, reduction: str = "mean"):
         super().__init__()
-        if reduction not in _REDUCTIONS:
-            raise ValueError(f"{type(self).__name__}: reduction must be one of {_REDUCTIONS}, "
-                             f"got {reduction!r}")
-        self.reduction = reduction
+        self.reduction = validate.choice(reduction, "reduction", type(self).__name__, _REDUCTIONS)
 
 
 class CrossEntropyLoss(_Loss):
@@ -37,9 +35,7 @@ class CrossEntropyLoss(_Loss):
 
     def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0):
         super().__init__(reduction)
-        if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing!r}")
-        self.label_smoothing = label_smoothing
+        self.label_smoothing = validate.probability(label_smoothing, "label_smoothing", "CrossEntropyLoss")
 
     def forward(self, input, target):
         return F.cross_entropy(input, target, reduction=self.reduction,

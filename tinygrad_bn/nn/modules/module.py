@@ -20,7 +20,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ... import backend
+from ... import backend, validate
 from ...tensor import Tensor
 from ..parameter import Parameter
 
@@ -227,8 +227,7 @@ class Module:
     def train(self, mode: bool = True) -> Module:
         """Set training mode (``mode=True``) or evaluation mode on this module and every
         descendant. Dropout and batch norm behave differently in the two. Returns self."""
-        if not isinstance(mode, bool):
-            raise ValueError(f"training mode is expected to be a bool, got {mode!r}")
+        validate.boolean(mode, "training mode", type(self).__name__)
         self.training = mode
         for child in self.children():
             child.train(mode)  # a call, not an assignment, so a subclass may override train

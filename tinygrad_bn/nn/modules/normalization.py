@@ -1,6 +1,7 @@
 """Layer normalisation."""
 from __future__ import annotations
 
+from ... import validate
 from ...factories import ones, zeros
 from .. import functional as F
 from ..parameter import Parameter
@@ -35,13 +36,9 @@ class LayerNorm(Module):
 
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True):
         super().__init__()
-        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-        if not shape or any(isinstance(n, bool) or not isinstance(n, int) or n <= 0 for n in shape):
-            raise ValueError("LayerNorm: normalized_shape must be a positive int or a non-empty "
-                             f"tuple of them, got {normalized_shape!r}")
-        if not eps > 0:
-            raise ValueError(f"LayerNorm: eps must be positive, got {eps!r}")
-        self.normalized_shape = shape
+        self.normalized_shape = validate.shape(normalized_shape, "normalized_shape", "LayerNorm")
+        shape = self.normalized_shape
+        validate.number(eps, "eps", "LayerNorm", above=0)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
         if elementwise_affine:

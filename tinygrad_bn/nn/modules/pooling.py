@@ -1,6 +1,7 @@
 """2-D max and average pooling layers."""
 from __future__ import annotations
 
+from ... import validate
 from .. import functional as F
 from .module import Module
 
@@ -10,6 +11,13 @@ class _Pool2d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
+        where = type(self).__name__
+        kernel = validate.pair(kernel_size, "kernel_size", where, 1)
+        if stride is not None:
+            validate.pair(stride, "stride", where, 1)
+        if any(2 * p > k for p, k in zip(validate.pair(padding, "padding", where, 0), kernel)):
+            raise ValueError(f"{where}: padding should be at most half of the kernel size, got "
+                             f"padding={padding} and kernel_size={kernel_size}")
         self.kernel_size = kernel_size
         self.stride = stride if stride is not None else kernel_size  # PyTorch's default
         self.padding = padding
@@ -72,10 +80,12 @@ class AdaptiveAvgPool2d(Module):
     def __init__(self, output_size):
         super().__init__()
         sizes = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
-        if len(sizes) != 2 or any(s is not None and (isinstance(s, bool) or not isinstance(s, int)
-                                                     or s < 1) for s in sizes):
-            raise ValueError(f"AdaptiveAvgPool2d: output_size must be a positive int, None, or a "
-                             f"pair of them, got {output_size!r}")
+        if len(sizes) != 2:
+            raise ValueError(f"AdaptiveAvgPool2d: output_size must be an int, None, or a pair of "
+                             f"them, got {output_size!r}")
+        for size in sizes:
+            if size is not None:
+                validate.positive_int(size, "output_size", "AdaptiveAvgPool2d")
         self.output_size = output_size
 
     def forward(self, x):

@@ -10,7 +10,9 @@ from .modules import (AvgPool2d, BatchNorm1d, BatchNorm2d, Conv2d, CrossEntropyL
                       Flatten, Identity, LayerNorm, Linear, MaxPool2d, Module, MSELoss, ReLU,
                       Sequential, Sigmoid, Tanh)
 from .parameter import Parameter
+from .summary import summary
 
 __all__ = ["functional", "init", "reference", "Parameter", "Module", "Sequential", "Identity",
            "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
-           "ReLU", "Sigmoid", "Tanh", "Flatten", "Dropout", "CrossEntropyLoss", "MSELoss"]
+           "ReLU", "Sigmoid", "Tanh", "Flatten", "Dropout", "CrossEntropyLoss", "MSELoss",
+           "summary"]

@@ -20,7 +20,7 @@ from .gradcheck import gradcheck, relative_error
 from .serialization import load, save
 from .tensor import Tensor
 
-from . import fast, nn, optim  # noqa: E402  (after Tensor: they build on it)
+from . import fast, nn, optim, viz  # noqa: E402  (after Tensor: they build on it)
 
 __version__ = "0.2.0"
 

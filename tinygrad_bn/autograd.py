@@ -198,9 +198,9 @@ class Context(Node):
     Ops may put any other non-array values on the context as attributes.
     """
 
-    def __init__(self, fn, impl, xp, needs_input_grad):
-        self.fn = fn      # the op (its name is the node's name)
-        self.impl = impl  # the class whose forward ran: the op itself, or a fast variant of it
+    def __init__(self, fn, xp, needs_input_grad, impl=None):
+        self.fn = fn                                 # the op (its name is the node's name)
+        self.impl = fn if impl is None else impl     # whose forward ran: the op, or a fast variant
         self.xp = xp
         self.needs_input_grad = needs_input_grad
         self.saved_tensors = ()
@@ -271,7 +271,7 @@ class Function:
                 t._check_history()
         arrays = tuple(t.array for t in tensors)
         impl = dispatch.implementation(cls, device, arrays, kwargs)  # the fast-path seam
-        ctx = Context(cls, impl, backend.get_array_module(device), needs)
+        ctx = Context(cls, backend.get_array_module(device), needs, impl)
         out = _call_op(impl.forward, ctx, *arrays, **kwargs)
         result = Tensor._wrap(out)
         result._share_storage_with(tensors)  # a view of an input shares its version counter

@@ -12,11 +12,11 @@ from .factories import (arange, empty, empty_like, eye, from_numpy, full, full_l
                         manual_seed, normal, ones, ones_like, rand, rand_like, randint, randn,
                         randn_like, tensor, zeros, zeros_like)
 from .functions import (abs, add, amax, amin, argmax, argmin, cat, chunk, clamp, clip, concat,  # noqa: A004
-                        div, eq, exp, flatten, gather, is_tensor, log, log_softmax, matmul, max,
+                        div, eq, erf, exp, flatten, gather, is_tensor, log, log_softmax, matmul, max,
                         maximum, mean, min, minimum, mm, mul, neg, norm, numel, permute, pow, relu,
                         reshape, sigmoid, sign, softmax, split, sqrt, squeeze, stack, std, sub,
                         sum, t, tanh, transpose, unsqueeze, var, where)
-from .gradcheck import gradcheck, relative_error
+from .gradcheck import gradcheck, gradgradcheck, relative_error
 from .serialization import load, save
 from .tensor import Tensor
 

@@ -273,6 +273,9 @@ class Function:
         impl = dispatch.implementation(cls, device, arrays, kwargs)  # the fast-path seam
         ctx = Context(cls, backend.get_array_module(device), needs, impl)
         out = _call_op(impl.forward, ctx, *arrays, **kwargs)
+        if backend.is_scalar(out):  # NumPy gives scalars for 0-d results: make it (and its save) an array
+            scalar, out = out, backend.as_0d_array(out)
+            ctx.saved_tensors = tuple(out if a is scalar else a for a in ctx.saved_tensors)
         result = Tensor._wrap(out)
         result._share_storage_with(tensors)  # a view of an input shares its version counter
         if not record:
@@ -281,27 +284,25 @@ class Function:
         ctx.next_functions = tuple((grad_edge(t) if need else None, 0)
                                    for t, need in zip(tensors, needs))
         ctx.input_meta = tuple((t.shape, t.dtype) for t in tensors)
-        ctx.saved_versions = _saved_versions(ctx.saved_tensors, tensors + (result,))
+        ctx.saved_owners, ctx.saved_versions = _saved_info(ctx.saved_tensors, tensors + (result,))
         result._ctx, result.requires_grad = ctx, True
         return result
 
 
-def _saved_versions(saved, tensors):
-    """For each saved array that lives in the storage of one of `tensors` (an input or the
-    output), that tensor's version counter and its version now: backward checks them."""
-    if not saved:
-        return ()
-    roots = [(storage_root(t.array), t) for t in tensors]
-    checks = []
+def _saved_info(saved, tensors):
+    """Where each saved array lives: the position of the tensor (an input, or the output last)
+    whose storage holds it, or -1 for an array of the op's own (a mask, an index, x̂). Returns
+    that tuple and, for backward's check, each owning tensor's version counter and version now."""
+    roots = [storage_root(t.array) for t in tensors]
+    owners, versions = [], []
     for array in saved:
-        if array is None:
-            continue
-        root = storage_root(array)
-        for owner_root, t in roots:
-            if owner_root is root:
-                checks.append((t._version, t._version.version, array.shape, array.dtype))
-                break
-    return tuple(checks)
+        owner = None if array is None else next(
+            (i for i, root in enumerate(roots) if root is storage_root(array)), -1)
+        owners.append(owner)
+        if owner is not None and owner >= 0:
+            counter = tensors[owner]._version
+            versions.append((counter, counter.version, array.shape, array.dtype))
+    return tuple(owners), tuple(versions)
 
 
 def _check_versions(ctx) -> None:
@@ -316,14 +317,15 @@ def _check_versions(ctx) -> None:
 
 
 # ---------------------------------------------------------------- the backward engine
-def topological_sort(root):
-    """The nodes of the graph ending at `root`, each after all the nodes it feeds gradients to.
+def topological_sort(roots):
+    """The nodes of the graph ending at `roots` (a node or a list of nodes), each after all the
+    nodes it feeds gradients to.
 
     An iterative depth-first search (an explicit stack instead of recursion), so graphs deeper
     than Python's recursion limit work.
     """
     order, visited = [], set()
-    stack = [(root, False)]
+    stack = [(root, False) for root in (roots if isinstance(roots, (list, tuple)) else [roots])]
     while stack:
         node, children_done = stack.pop()
         if children_done:
@@ -339,30 +341,48 @@ def topological_sort(root):
     return order
 
 
-def backward(root_node, grad, retain_graph=False):
-    """Backpropagate `grad` (an array of the root tensor's shape) from `root_node` into the
-    ``.grad`` of every leaf that requires grad."""
-    order = topological_sort(root_node)
-    grads = {root_node: grad}
+def run_backward(roots, seeds, retain_graph=False, create_graph=False, capture=None):
+    """Backpropagate: walk the graph from `roots` (nodes) seeded with `seeds` (their gradients:
+    arrays, or Tensors when `create_graph`), each node after every node that feeds it.
+
+    Without `capture`, leaves that require grad receive their gradients in ``.grad``. With a set
+    of nodes to `capture` (``autograd.grad``), the gradients arriving at those nodes are returned
+    as a dict instead, ``.grad`` is left alone, and only the part of the graph that leads to them
+    is walked. With `create_graph`, each node's backward runs on Tensors and is itself recorded
+    (see higher_order.py), so the gradients can be differentiated again.
+    """
+    order = topological_sort(roots)
+    needed = _leading_to(order, capture) if capture is not None else None
+    grads, captured = {}, {}
+    for root, seed in zip(roots, seeds):
+        grads[root] = seed if root not in grads else grads[root] + seed
     for node in reversed(order):
         g = grads.pop(node, None)
         if g is None:
             continue
+        if capture is not None and node in capture:
+            captured[node] = g
         if isinstance(node, AccumulateGrad):
-            node.variable._accumulate_grad(g)
+            if capture is None:
+                node.variable._accumulate_grad(g)
+            continue
+        if needed is not None and node not in needed:
             continue
         if node.freed:
             raise RuntimeError(f"backward through {node.name()} a second time: its graph was "
                                "freed by the first backward (pass retain_graph=True to keep it)")
         _check_versions(node)
-        in_grads = _call_op(node.impl.backward, node, g)
+        if create_graph:
+            in_grads = _higher_order().graph_backward(node, g)
+        else:
+            in_grads = _call_op(node.impl.backward, node, g)
         if not isinstance(in_grads, tuple):
             in_grads = (in_grads,)
         if len(in_grads) != len(node.next_functions):
             raise RuntimeError(f"{node.fn.__name__}.backward returned {len(in_grads)} gradients "
                                f"for {len(node.next_functions)} inputs")
         for (child, _), pg, (shape, _) in zip(node.next_functions, in_grads, node.input_meta):
-            if pg is None or child is None:
+            if pg is None or child is None or (needed is not None and child not in needed):
                 continue
             if pg.shape != shape:
                 raise RuntimeError(f"{node.fn.__name__}.backward returned a gradient of shape "
@@ -372,6 +392,68 @@ def backward(root_node, grad, retain_graph=False):
             grads[child] = pg if prev is None else prev + pg
         if not retain_graph:
             node.saved_tensors, node.freed = (), True
+    return captured
+
+
+def _leading_to(order, targets) -> set:
+    """The nodes of `order` from which a node of `targets` can be reached (targets included)."""
+    needed = set()
+    for node in order:  # every node comes after the nodes it feeds: children first
+        if node in targets or any(child in needed for child, _ in node.next_functions):
+            needed.add(node)
+    return needed
+
+
+def _higher_order():
+    from . import higher_order  # lazy: it works on Tensors (see the module docstring)
+    return higher_order
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
+         allow_unused=False) -> tuple:
+    """The gradients of `outputs` with respect to `inputs`, as PyTorch's ``torch.autograd.grad``.
+
+    Computes Σ_k grad_outputs[k] · ∂outputs[k]/∂input for each input and returns them as a tuple
+    of Tensors, leaving every ``.grad`` untouched.
+
+    Args:
+        outputs (Tensor or sequence): what to differentiate.
+        inputs (Tensor or sequence): with respect to what (tensors that require grad).
+        grad_outputs (Tensor or sequence, optional): the upstream gradient of each output
+            (default: 1 for one-element outputs; required for others).
+        retain_graph (bool, optional): keep the graph for another backward (default: create_graph).
+        create_graph (bool, optional): record the gradients' own graph, so they can be
+            differentiated again (default: False).
+        allow_unused (bool, optional): return None for an input that `outputs` do not depend on,
+            instead of raising (default: False).
+    """
+    Tensor = _tensor_class()
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
+        grad_outputs = [grad_outputs] * len(outputs) if grad_outputs is None else [grad_outputs]
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} does not require grad")
+    roots, seeds = [], []
+    for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
+        if not out.requires_grad:
+            raise RuntimeError(f"grad: output {i} does not require grad and has no graph")
+        roots.append(grad_edge(out))
+        seeds.append(out._seed_gradient(g, create_graph))
+    targets = {grad_edge(t): t for t in inputs}
+    captured = run_backward(roots, seeds, retain_graph=create_graph if retain_graph is None else retain_graph,
+                            create_graph=create_graph, capture=set(targets))
+    results = []
+    for i, t in enumerate(inputs):
+        g = captured.get(grad_edge(t))
+        if g is None and not allow_unused:
+            raise RuntimeError(f"grad: input {i} (shape {t.shape}) was not used to compute the "
+                               "outputs; pass allow_unused=True to get None for it")
+        results.append(None if g is None else g if isinstance(g, Tensor) else Tensor._wrap(g))
+    return tuple(results)
 
 
 def saved_nbytes(tensor) -> int:

@@ -106,6 +106,16 @@ def is_array(obj) -> bool:
     return isinstance(obj, np.ndarray) or (_cupy is not None and isinstance(obj, _cupy.ndarray))
 
 
+def is_scalar(obj) -> bool:
+    """True for a NumPy scalar (what NumPy returns for 0-d results instead of an array)."""
+    return isinstance(obj, np.generic)
+
+
+def as_0d_array(scalar):
+    """A NumPy scalar as a 0-d array."""
+    return np.asarray(scalar)
+
+
 def to_device(array, device: str):
     """Move an array to `device` (a no-op when it is already there)."""
     device = check_device(device)

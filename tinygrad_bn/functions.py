@@ -24,6 +24,11 @@ def exp(input):
     return _tensor(input).exp()
 
 
+def erf(input):
+    """The error function, elementwise."""
+    return _tensor(input).erf()
+
+
 def log(input):
     """ln x, elementwise."""
     return _tensor(input).log()

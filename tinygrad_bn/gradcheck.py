@@ -16,7 +16,7 @@ import warnings
 
 import numpy as np
 
-from . import backend
+from . import autograd, backend
 from .autograd import no_grad
 from .tensor import Tensor
 
@@ -38,7 +38,8 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     """Compare the analytic gradients of `fn` at `inputs` with central differences.
 
     Args:
-        fn: a function of the tensors in `inputs` returning one tensor of any shape.
+        fn: a function of the tensors in `inputs` returning a tensor of any shape (or a tuple
+            of tensors: each gets its own random upstream gradient).
         inputs (Tensor or sequence): the arguments of `fn`; those with ``requires_grad`` are checked.
         eps (float, optional): the finite-difference step (default: 1e-6).
         atol, rtol (float, optional): an element passes when |analytic − numeric| <=
@@ -58,18 +59,19 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
                       "are unreliable", stacklevel=2)
     rng = np.random.default_rng(seed)
 
-    # analytic: one backward with a random upstream gradient G
+    # analytic: one backward of Σ_k <out_k, G_k>, with a random upstream gradient G_k per output
     for t in checked:
         t.grad = None
-    out = fn(*inputs)
-    G = rng.standard_normal(out.shape).astype(out.dtype)
-    xp = backend.get_array_module(out.device)
-    out.backward(xp.asarray(G))
-    G = xp.asarray(G)
+    outs = _as_tuple(fn(*inputs))
+    xp = backend.get_array_module(outs[0].device)
+    G = [xp.asarray(rng.standard_normal(o.shape).astype(o.dtype)) for o in outs]
+    projected = [(o * Tensor._wrap(g)).sum() for o, g in zip(outs, G) if o.requires_grad]
+    if projected:
+        sum(projected[1:], projected[0]).backward()
 
     def loss():
         with no_grad():
-            return float((fn(*inputs).array * G).sum())
+            return sum(float((o.array * g).sum()) for o, g in zip(_as_tuple(fn(*inputs)), G))
 
     for t in checked:
         analytic = backend.to_numpy(t.grad.array if t.grad is not None else xp.zeros(t.shape, t.dtype))
@@ -111,3 +113,48 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
                 raise AssertionError(msg)
             return False
     return True
+
+
+def _as_tuple(out) -> tuple:
+    return tuple(out) if isinstance(out, (tuple, list)) else (out,)
+
+
+def gradgradcheck(fn, inputs, grad_outputs=None, eps: float = 1e-6, atol: float = 1e-5,
+                  rtol: float = 1e-3, raise_exception: bool = True, seed: int = 0) -> bool:
+    """Check second derivatives: ``gradcheck`` of the first backward.
+
+    The first backward is the function (inputs, grad_outputs) -> ∂<fn(inputs), grad_outputs>/∂inputs,
+    computed by ``autograd.grad(..., create_graph=True)``; its own gradients (the second
+    derivatives) are compared with central differences with respect to the inputs AND the
+    grad_outputs, under a random upstream gradient, exactly as ``gradcheck`` does.
+
+    Args:
+        fn, inputs, eps, atol, rtol, raise_exception, seed: as in ``gradcheck``.
+        grad_outputs (Tensor or sequence, optional): the upstream gradients of fn's outputs
+            (default: random normal ones, which require grad so that they are checked too).
+
+    Returns:
+        True when every second derivative agrees.
+    """
+    inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    wrt = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
+    wrt_ids = {id(t) for t in wrt}
+    outs = _as_tuple(fn(*inputs))
+    if grad_outputs is None:
+        rng = np.random.default_rng(seed + 1)
+        xp = backend.get_array_module(outs[0].device)
+        grad_outputs = tuple(Tensor._wrap(xp.asarray(rng.standard_normal(o.shape).astype(o.dtype)),
+                                          requires_grad=True) for o in outs)
+    grad_outputs = _as_tuple(grad_outputs)
+    n = len(inputs)
+
+    def first_backward(*args):
+        ins, gos = args[:n], args[n:]
+        with autograd.enable_grad():  # gradcheck evaluates it under no_grad for its differences
+            grads = autograd.grad(_as_tuple(fn(*ins)), [t for t in ins if id(t) in wrt_ids], gos,
+                                  create_graph=True, allow_unused=True)
+        return tuple(g if g is not None else Tensor._wrap(backend.get_array_module(t.device).zeros(
+            t.shape, t.dtype)) for g, t in zip(grads, wrt))
+
+    return gradcheck(first_backward, inputs + grad_outputs, eps=eps, atol=atol, rtol=rtol,
+                     raise_exception=raise_exception, seed=seed)

@@ -369,30 +369,45 @@ class Tensor(ArithmeticMethods, InPlaceMethods, ReductionMethods, ShapeMethods):
         Args:
             gradient (Tensor or array, optional): the upstream gradient, of self's shape; may be
                 omitted only for a one-element tensor (it is then 1).
-            retain_graph (bool, optional): keep the graph for another backward (default: False).
-            create_graph (bool, optional): not supported yet (see README).
+            retain_graph (bool, optional): keep the graph for another backward (default:
+                create_graph).
+            create_graph (bool, optional): record the backward itself, so that the gradients in
+                ``.grad`` can be differentiated again (second derivatives; default: False).
         """
-        if create_graph:
-            raise NotImplementedError("create_graph=True (gradients of gradients) is not supported yet")
         if not self.requires_grad:
             raise RuntimeError("backward: this tensor does not require grad and has no graph (it "
                                "was computed under no_grad, from tensors that do not require "
                                "grad, or detached)")
+        seed = self._seed_gradient(gradient, create_graph)
+        retain = create_graph if retain_graph is None else retain_graph
+        autograd.run_backward([autograd.grad_edge(self)], [seed], bool(retain), create_graph)
+
+    def _seed_gradient(self, gradient, as_tensor: bool):
+        """The gradient a backward from self starts with, checked: `gradient` (or 1 for a
+        one-element tensor) as an array of self's shape, dtype and device; as a Tensor (the
+        given one itself, so a graph can reach it) when `as_tensor`."""
         if gradient is None:
             if self.array.size != 1:
                 raise RuntimeError(f"backward of a non-scalar tensor of shape {self.shape} needs "
                                    "`gradient` (a tensor of the same shape)")
             grad = self._xp.ones(self.array.shape, dtype=self.dtype)
-        else:
-            grad = gradient.array if isinstance(gradient, Tensor) else gradient
-            grad = grad if backend.is_array(grad) else np.asarray(grad)
-            grad = backend.to_device(grad, self.device).astype(self.dtype, copy=False)
-            if grad.shape != self.array.shape:
-                raise RuntimeError(f"backward: gradient has shape {tuple(grad.shape)}, "
-                                   f"but the tensor has shape {self.shape}")
-        autograd.backward(autograd.grad_edge(self), grad, retain_graph=bool(retain_graph))
+            return Tensor._wrap(grad) if as_tensor else grad
+        if as_tensor and isinstance(gradient, Tensor) and gradient.shape == self.shape \
+                and gradient.dtype == self.dtype and gradient.device == self.device:
+            return gradient
+        grad = gradient.array if isinstance(gradient, Tensor) else gradient
+        grad = grad if backend.is_array(grad) else np.asarray(grad)
+        grad = backend.to_device(grad, self.device).astype(self.dtype, copy=False)
+        if grad.shape != self.array.shape:
+            raise RuntimeError(f"backward: gradient has shape {tuple(grad.shape)}, "
+                               f"but the tensor has shape {self.shape}")
+        return Tensor._wrap(grad) if as_tensor else grad
 
     def _accumulate_grad(self, grad) -> None:
+        if isinstance(grad, Tensor):  # create_graph: the gradient carries its graph, kept out of place
+            grad = grad if grad.dtype == self.dtype else grad.astype(self.dtype)
+            self._grad = grad if self._grad is None else self._grad + grad
+            return
         grad = grad.astype(self.dtype, copy=False)
         if self._grad is None:
             self._grad = Tensor._wrap(grad.copy())  # a copy: `grad` may be shared with other nodes

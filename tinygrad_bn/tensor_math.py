@@ -186,6 +186,10 @@ class ArithmeticMethods:
         """|x|, elementwise (the gradient at 0 is 0)."""
         return E.Abs.apply(self) if self.dtype.kind == "f" else self._new(self._xp.abs(self.array))
 
+    def erf(self) -> Tensor:
+        """The error function (2/√π)∫₀ˣ e^(−t²) dt, elementwise."""
+        return E.Erf.apply(self._float_input())
+
     def sign(self) -> Tensor:
         """−1, 0 or 1 by the sign of x (the gradient is 0 everywhere)."""
         return E.Sign.apply(self) if self.dtype.kind == "f" else self._new(self._xp.sign(self.array))

@@ -55,6 +55,10 @@ class ShapeMethods:
         dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
         return self.permute(*dims)
 
+    def swapaxes(self, axis0: int, axis1: int) -> Tensor:
+        """Dims `axis0` and `axis1` swapped (``transpose``'s NumPy name)."""
+        return self.transpose(axis0, axis1)
+
     def t(self) -> Tensor:
         """The transpose of a matrix (a tensor of at most 2 dims)."""
         if self.ndim > 2:

@@ -79,14 +79,15 @@ class Conv2dBatchInner:
         if bias is not None:
             out += bias[:, None, None, None]
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, weight)
-        ctx.geometry = x.shape, stride, padding, dilation, groups, out_size
-        ctx.has_bias = bias is not None
+        ctx.geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+        ctx.x_shape, ctx.has_bias = x.shape, bias is not None  # the reference's context exactly
         return _to_nchw(xp, out)
 
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
-        (N, C, H, W), stride, padding, dilation, groups, out_size = ctx.geometry
+        (N, C, H, W), out_size = ctx.x_shape, grad.shape[2:]
+        stride, padding, dilation, groups = (ctx.geometry[k] for k in ("stride", "padding", "dilation", "groups"))
         xp, (O, _, kh, kw) = ctx.xp, weight.shape
         g = xp.ascontiguousarray(grad.transpose(1, 2, 3, 0)).reshape(groups, O // groups, -1)
         dx = dw = db = None

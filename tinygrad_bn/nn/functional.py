@@ -223,8 +223,7 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 def gelu(x: Tensor, approximate: str = "none") -> Tensor:
     """y = x · Φ(x), Φ the standard normal CDF (``approximate='tanh'``: its tanh approximation)."""
-    if approximate not in ("none", "tanh"):
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+    validate.choice(approximate, "approximate", "gelu", ("none", "tanh"))
     return E.Gelu.apply(x._float_input(), approximate=approximate)
 
 

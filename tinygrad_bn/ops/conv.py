@@ -72,6 +72,35 @@ def col2im(xp, cols, x_shape, stride, padding, dilation):
     return dx[:, :, ph:ph + H, pw:pw + W]
 
 
+def conv(xp, x, weight, stride, padding, dilation, groups):
+    """out (N, O, OH, OW) = W @ im2col(x) per group: the convolution itself, without bias."""
+    N, _, H, W = x.shape
+    O, _, kh, kw = weight.shape
+    out_size = (conv_output_size(H, kh, stride[0], padding[0], dilation[0]),
+                conv_output_size(W, kw, stride[1], padding[1], dilation[1]))
+    cols = im2col(xp, x, (kh, kw), stride, padding, dilation, out_size)
+    out = weight.reshape(groups, O // groups, -1) @ cols.reshape(groups, -1, cols.shape[1])
+    return out.reshape(O, N, *out_size).transpose(1, 0, 2, 3)  # a view; the caller copies
+
+
+def conv_grad_input(xp, grad, weight, x_shape, stride, padding, dilation, groups):
+    """dx = col2im(Wᵀ @ dout): the gradient of the convolution with respect to its input."""
+    O, _, kh, kw = weight.shape
+    N, C = x_shape[:2]
+    g = grad.transpose(1, 0, 2, 3).reshape(groups, O // groups, -1)  # (G, O/G, N·OH·OW)
+    dcols = weight.reshape(groups, O // groups, -1).transpose(0, 2, 1) @ g  # (G, Cg·kH·kW, N·OH·OW)
+    dcols = dcols.reshape(C, kh, kw, N, *grad.shape[2:]).transpose(3, 0, 1, 2, 4, 5)
+    return col2im(xp, dcols, x_shape, stride, padding, dilation)
+
+
+def conv_grad_weight(xp, x, grad, w_shape, stride, padding, dilation, groups):
+    """dW = dout @ im2col(x)ᵀ: the gradient of the convolution with respect to its weight."""
+    O, _, kh, kw = w_shape
+    g = grad.transpose(1, 0, 2, 3).reshape(groups, O // groups, -1)
+    cols = im2col(xp, x, (kh, kw), stride, padding, dilation, grad.shape[2:])
+    return (g @ cols.reshape(groups, -1, cols.shape[1]).transpose(0, 2, 1)).reshape(w_shape)
+
+
 class Conv2d(Function):
     """2-D convolution (a cross-correlation, as in PyTorch) as one matrix product per group.
 
@@ -86,38 +115,89 @@ class Conv2d(Function):
     Saves the input x (only when W needs a gradient) and W, not the columns: the columns are
     kH·kW times larger than x, while x is alive anyway as the previous layer's output; backward
     builds them again for dW. It skips col2im when x needs no gradient (a first layer).
+    Its gradients are themselves convolutions (``Conv2dGradInput``, ``Conv2dGradWeight``), which
+    is how it is differentiated twice.
     """
 
     @staticmethod
     def forward(ctx, x, weight, bias=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1):
-        N, _, H, W = x.shape
-        O, _, kh, kw = weight.shape
-        out_size = (conv_output_size(H, kh, stride[0], padding[0], dilation[0]),
-                    conv_output_size(W, kw, stride[1], padding[1], dilation[1]))
-        cols = im2col(ctx.xp, x, (kh, kw), stride, padding, dilation, out_size)
-        out = weight.reshape(groups, O // groups, -1) @ cols.reshape(groups, -1, cols.shape[1])
-        out = out.reshape(O, N, *out_size)
+        out = conv(ctx.xp, x, weight, stride, padding, dilation, groups)
+        out = ctx.xp.ascontiguousarray(out)
         if bias is not None:
-            out += bias[:, None, None, None]
+            out += bias[None, :, None, None]
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, weight)
-        ctx.geometry = dict(stride=stride, padding=padding, dilation=dilation)
-        ctx.x_shape, ctx.groups, ctx.has_bias = x.shape, groups, bias is not None
-        return ctx.xp.ascontiguousarray(out.transpose(1, 0, 2, 3))
+        ctx.geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+        ctx.x_shape, ctx.has_bias = x.shape, bias is not None
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
-        G, (O, _, kh, kw) = ctx.groups, weight.shape
-        N, C = ctx.x_shape[:2]
-        g = grad.transpose(1, 0, 2, 3).reshape(G, O // G, -1)  # (G, O/G, N·OH·OW)
         dx = dw = db = None
         if ctx.needs_input_grad[0]:
-            dcols = weight.reshape(G, O // G, -1).transpose(0, 2, 1) @ g  # (G, Cg·kH·kW, N·OH·OW)
-            dcols = dcols.reshape(C, kh, kw, N, *grad.shape[2:]).transpose(3, 0, 1, 2, 4, 5)
-            dx = col2im(ctx.xp, dcols, ctx.x_shape, **ctx.geometry)
+            dx = conv_grad_input(ctx.xp, grad, weight, ctx.x_shape, **ctx.geometry)
         if ctx.needs_input_grad[1]:
-            cols = im2col(ctx.xp, x, (kh, kw), out_size=grad.shape[2:], **ctx.geometry)
-            dw = (g @ cols.reshape(G, -1, cols.shape[1]).transpose(0, 2, 1)).reshape(weight.shape)
+            dw = conv_grad_weight(ctx.xp, x, grad, weight.shape, **ctx.geometry)
         if ctx.has_bias and ctx.needs_input_grad[2]:
-            db = g.reshape(O, -1).sum(axis=1)
+            db = grad.sum(axis=(0, 2, 3))
         return (dx, dw, db) if ctx.has_bias else (dx, dw)
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        dx = dw = db = None
+        if ctx.needs_input_grad[0]:
+            dx = Conv2dGradInput.apply(grad, weight, x_shape=ctx.x_shape, **ctx.geometry)
+        if ctx.needs_input_grad[1]:
+            dw = Conv2dGradWeight.apply(x, grad, w_shape=weight.shape, **ctx.geometry)
+        if ctx.has_bias and ctx.needs_input_grad[2]:
+            db = grad.sum(axis=(0, 2, 3))
+        return (dx, dw, db) if ctx.has_bias else (dx, dw)
+
+
+class Conv2dGradInput(Function):
+    """dx = conv_grad_input(dout, W), a function of (dout, W) in its own right. It is linear in
+    each: its gradient w.r.t. dout is the convolution of the upstream u with W, and w.r.t. W
+    the weight gradient of a convolution of u by dout. So Conv2d, Conv2dGradInput and
+    Conv2dGradWeight differentiate into each other, to any order."""
+
+    @staticmethod
+    def forward(ctx, grad, weight, x_shape=(), **geometry):
+        ctx.save_for_backward(grad, weight)
+        ctx.geometry = geometry
+        return conv_grad_input(ctx.xp, grad, weight, x_shape, **geometry)
+
+    @staticmethod
+    def backward(ctx, u):
+        grad, weight = ctx.saved_tensors
+        dg = ctx.xp.ascontiguousarray(conv(ctx.xp, u, weight, **ctx.geometry))
+        return dg, conv_grad_weight(ctx.xp, u, grad, weight.shape, **ctx.geometry)
+
+    @staticmethod
+    def graph_backward(ctx, u):
+        grad, weight = ctx.saved_tensors
+        return (Conv2d.apply(u, weight, **ctx.geometry),
+                Conv2dGradWeight.apply(u, grad, w_shape=weight.shape, **ctx.geometry))
+
+
+class Conv2dGradWeight(Function):
+    """dW = conv_grad_weight(x, dout), linear in x and in dout: its gradient w.r.t. x is
+    conv_grad_input(dout, v) and w.r.t. dout the convolution of x with v (v the upstream)."""
+
+    @staticmethod
+    def forward(ctx, x, grad, w_shape=(), **geometry):
+        ctx.save_for_backward(x, grad)
+        ctx.geometry = geometry
+        return conv_grad_weight(ctx.xp, x, grad, w_shape, **geometry)
+
+    @staticmethod
+    def backward(ctx, v):
+        x, grad = ctx.saved_tensors
+        return (conv_grad_input(ctx.xp, grad, v, x.shape, **ctx.geometry),
+                ctx.xp.ascontiguousarray(conv(ctx.xp, x, v, **ctx.geometry)))
+
+    @staticmethod
+    def graph_backward(ctx, v):
+        x, grad = ctx.saved_tensors
+        return (Conv2dGradInput.apply(grad, v, x_shape=x.shape, **ctx.geometry),
+                Conv2d.apply(x, v, **ctx.geometry))

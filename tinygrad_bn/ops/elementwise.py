@@ -20,6 +20,8 @@ from .utils import unbroadcast
 class Add(Function):
     """z = a + b;  dz/da = 1, dz/db = 1. Saves only the two input shapes."""
 
+    differentiable_backward = True  # backward works on Tensors too (see higher_order.py)
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.shapes = a.shape, b.shape
@@ -33,6 +35,8 @@ class Add(Function):
 
 class Sub(Function):
     """z = a - b;  dz/da = 1, dz/db = -1."""
+
+    differentiable_backward = True  # backward works on Tensors too (see higher_order.py)
 
     @staticmethod
     def forward(ctx, a, b):
@@ -48,6 +52,8 @@ class Sub(Function):
 
 class Mul(Function):
     """z = a * b;  dz/da = b, dz/db = a. Saves each input only if the OTHER needs a gradient."""
+
+    differentiable_backward = True  # backward works on Tensors too (see higher_order.py)
 
     @staticmethod
     def forward(ctx, a, b):
@@ -68,6 +74,8 @@ class Mul(Function):
 class Div(Function):
     """z = a / b;  dz/da = 1/b, dz/db = -a/b² = -z/b."""
 
+    differentiable_backward = True  # backward works on Tensors too (see higher_order.py)
+
     @staticmethod
     def forward(ctx, a, b):
         out = a / b
@@ -86,6 +94,8 @@ class Div(Function):
 
 class Pow(Function):
     """z = a ** b;  dz/da = b·a^(b-1), dz/db = z·ln(a) (taken as 0 where a == 0, like PyTorch)."""
+
+    differentiable_backward = True  # backward works on Tensors too (see higher_order.py)
 
     @staticmethod
     def forward(ctx, a, b):
@@ -111,6 +121,8 @@ class Pow(Function):
 class Neg(Function):
     """y = -x;  dy/dx = -1."""
 
+    differentiable_backward = True  # backward works on Tensors too (see higher_order.py)
+
     @staticmethod
     def forward(ctx, x):
         return -x
@@ -122,6 +134,8 @@ class Neg(Function):
 
 class Sign(Function):
     """y = sign(x) (−1, 0 or 1);  dy/dx = 0 (a step function: flat wherever it is defined)."""
+
+    differentiable_backward = True  # backward works on Tensors too (see higher_order.py)
 
     @staticmethod
     def forward(ctx, x):
@@ -135,6 +149,8 @@ class Sign(Function):
 class Copy(Function):
     """y = a copy of x in new memory;  dy/dx = 1. (``clone``, ``contiguous``.)"""
 
+    differentiable_backward = True  # backward works on Tensors too (see higher_order.py)
+
     @staticmethod
     def forward(ctx, x):
         return x.copy()
@@ -146,6 +162,8 @@ class Copy(Function):
 
 class Exp(Function):
     """y = exp(x);  dy/dx = y. Saves the output."""
+
+    differentiable_backward = True  # backward works on Tensors too (see higher_order.py)
 
     @staticmethod
     def forward(ctx, x):
@@ -162,6 +180,8 @@ class Exp(Function):
 class Log(Function):
     """y = ln(x);  dy/dx = 1/x. Saves the input."""
 
+    differentiable_backward = True  # backward works on Tensors too (see higher_order.py)
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -175,6 +195,8 @@ class Log(Function):
 
 class Sqrt(Function):
     """y = √x;  dy/dx = 1/(2y). Saves the output."""
+
+    differentiable_backward = True  # backward works on Tensors too (see higher_order.py)
 
     @staticmethod
     def forward(ctx, x):
@@ -191,6 +213,8 @@ class Sqrt(Function):
 class Abs(Function):
     """y = |x|;  dy/dx = sign(x) (0 at 0, like PyTorch). Saves the input."""
 
+    differentiable_backward = True  # backward works on Tensors too (see higher_order.py)
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -204,6 +228,8 @@ class Abs(Function):
 
 class Tanh(Function):
     """y = tanh(x);  dy/dx = 1 - y². Saves the output."""
+
+    differentiable_backward = True  # backward works on Tensors too (see higher_order.py)
 
     @staticmethod
     def forward(ctx, x):
@@ -224,6 +250,8 @@ class Sigmoid(Function):
     (1/(1+e^-x) overflows e^-x for x < -88 in float32), with no branch and one transcendental.
     """
 
+    differentiable_backward = True  # backward works on Tensors too (see higher_order.py)
+
     @staticmethod
     def forward(ctx, x):
         y = ctx.xp.tanh(x * 0.5)
@@ -240,6 +268,8 @@ class Sigmoid(Function):
 
 class Relu(Function):
     """y = max(x, 0);  dy/dx = 1 where x > 0 else 0. Saves the output (y > 0 iff x > 0)."""
+
+    differentiable_backward = True  # backward works on Tensors too (see higher_order.py)
 
     @staticmethod
     def forward(ctx, x):
@@ -258,6 +288,8 @@ class Clamp(Function):
 
     Saves a boolean mask (1 byte per element) instead of the input.
     """
+
+    differentiable_backward = True  # backward works on Tensors too (see higher_order.py)
 
     @staticmethod
     def forward(ctx, x, min=None, max=None):
@@ -301,6 +333,14 @@ class Gelu(Function):
         pdf = xp.exp(-0.5 * x * x) * (1 / np.sqrt(2 * np.pi))
         return grad * (_gelu_cdf(xp, x, "none") + x * pdf)
 
+    @staticmethod
+    def graph_backward(ctx, grad):  # the same formulas on Tensors, with a differentiable erf
+        (x,) = ctx.saved_tensors
+        if ctx.approximate == "tanh":
+            return Gelu.backward(ctx, grad)
+        cdf = 0.5 * (1 + ctx.xp.erf(x * (1 / np.sqrt(2))))
+        return grad * (cdf + x * ctx.xp.exp(-0.5 * x * x) * (1 / np.sqrt(2 * np.pi)))
+
 
 def _gelu_cdf(xp, x, approximate):
     """Φ(x) (or its tanh approximation), in x's dtype."""
@@ -310,12 +350,30 @@ def _gelu_cdf(xp, x, approximate):
     return (0.5 * (1 + backend.erf(x * (1 / np.sqrt(2))))).astype(x.dtype, copy=False)
 
 
+class Erf(Function):
+    """y = erf(x) = (2/√π) ∫₀ˣ e^(−t²) dt;  dy/dx = (2/√π)·e^(−x²). Saves the input."""
+
+    differentiable_backward = True
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return backend.erf(x)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * (ctx.xp.exp(-x * x) * (2 / np.sqrt(np.pi)))
+
+
 # ================================================================ selection
 
 
 class Where(Function):
     """z = a where `condition` else b (all broadcast together);  dz/da = [condition],
     dz/db = [not condition]. Saves the boolean condition only."""
+
+    differentiable_backward = True  # backward works on Tensors too (see higher_order.py)
 
     @staticmethod
     def forward(ctx, a, b, condition=None):
@@ -337,6 +395,8 @@ class Where(Function):
 class Cast(Function):
     """y = x converted to another dtype;  the gradient is converted back to x's dtype."""
 
+    differentiable_backward = True  # backward works on Tensors too (see higher_order.py)
+
     @staticmethod
     def forward(ctx, x, dtype=None):
         ctx.in_dtype = x.dtype
@@ -349,6 +409,10 @@ class Cast(Function):
 
 class ToDevice(Function):
     """y = x copied to another device;  the gradient is copied back."""
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        return grad.to(ctx.src)
 
     @staticmethod
     def forward(ctx, x, device=None):

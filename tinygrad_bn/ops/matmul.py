@@ -12,6 +12,8 @@ class MatMul(Function):
     restores those axes before the products and removes them after. Saves both inputs.
     """
 
+    differentiable_backward = True  # backward works on Tensors too (see higher_order.py)
+
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)

@@ -11,6 +11,8 @@ from .utils import unbroadcast
 class Reshape(Function):
     """y = x viewed with a new shape;  dx = dy reshaped back. (Also view/flatten/squeeze/unsqueeze.)"""
 
+    differentiable_backward = True  # backward works on Tensors too (see higher_order.py)
+
     @staticmethod
     def forward(ctx, x, shape=()):
         ctx.in_shape = x.shape
@@ -24,6 +26,8 @@ class Reshape(Function):
 class Permute(Function):
     """y = x with its axes reordered by `dims`;  dx = dy permuted by the inverse order."""
 
+    differentiable_backward = True  # backward works on Tensors too (see higher_order.py)
+
     @staticmethod
     def forward(ctx, x, dims=()):
         ctx.dims = dims
@@ -32,11 +36,13 @@ class Permute(Function):
     @staticmethod
     def backward(ctx, grad):
         inverse = sorted(range(len(ctx.dims)), key=ctx.dims.__getitem__)
-        return grad.transpose(inverse)
+        return ctx.xp.transpose(grad, inverse)
 
 
 class Expand(Function):
     """y = x broadcast to `shape` (a view, no copy);  dx = dy summed back (unbroadcast)."""
+
+    differentiable_backward = True  # backward works on Tensors too (see higher_order.py)
 
     @staticmethod
     def forward(ctx, x, shape=()):
@@ -78,10 +84,34 @@ class GetItem(Function):
             backend.scatter_add(dx, ctx.index, grad)
         return dx
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        return ScatterAdd.apply(grad, shape=ctx.in_shape, index=ctx.index)
+
+
+class ScatterAdd(Function):
+    """y = zeros of `shape` with v added at `index` (repeated places add up): GetItem's adjoint;
+    dy/dv = dy[index], a GetItem again."""
+
+    differentiable_backward = True  # backward works on Tensors too (see higher_order.py)
+
+    @staticmethod
+    def forward(ctx, values, shape=(), index=()):
+        ctx.index = index
+        out = ctx.xp.zeros(shape, dtype=values.dtype)
+        backend.scatter_add(out, index, values)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad[ctx.index]
+
 
 class SetItem(Function):
     """z = a copy of x with z[index] = v (``x[index] = v``, recorded in the graph);
     dz/dx = 1 outside the index, 0 inside;  dz/dv = the gradient at the index, un-broadcast."""
+
+    differentiable_backward = True  # backward works on Tensors too (see higher_order.py)
 
     @staticmethod
     def forward(ctx, x, value, index=()):
@@ -94,7 +124,7 @@ class SetItem(Function):
     def backward(ctx, grad):
         dx = dv = None
         if ctx.needs_input_grad[0]:
-            dx = grad.copy()
+            dx = ctx.xp.copy(grad)
             dx[ctx.index] = 0
         if ctx.needs_input_grad[1]:
             dv = unbroadcast(grad[ctx.index], ctx.value_shape)
@@ -103,6 +133,8 @@ class SetItem(Function):
 
 class Cat(Function):
     """y = the inputs joined along `dim`;  each input's gradient is its slice of dy."""
+
+    differentiable_backward = True  # backward works on Tensors too (see higher_order.py)
 
     @staticmethod
     def forward(ctx, *xs, dim=0):

@@ -34,6 +34,7 @@ In eval mode μ and σ² are constants (the running statistics), so dx = γ·r·
 from __future__ import annotations
 
 from ..autograd import Function
+from .norm_grad import BatchNormGradInput, LayerNormGradInput
 
 
 def _per_channel(vector, ndim):
@@ -76,13 +77,14 @@ class BatchNorm(Function):
                 running_var *= 1 - momentum
                 running_var += (momentum * m / (m - 1)) * var
         else:
-            centred = x - _per_channel(running_mean, x.ndim)
+            mean = running_mean.copy()  # (a copy: the buffer may change before a double backward)
+            centred = x - _per_channel(mean, x.ndim)
             var = running_var
         inv_std = 1 / ctx.xp.sqrt(var + eps)
         x_hat = centred  # x − μ is a fresh array: scale it into x̂ = (x − μ)·r in place
         x_hat *= _per_channel(inv_std, x.ndim)
         ctx.save_for_backward(x_hat, inv_std, weight)
-        ctx.training = training
+        ctx.training, ctx.eps, ctx.mean = training, eps, mean  # μ: (C,), for graph_backward
         if weight is None:
             return x_hat.copy()  # x̂ is saved for backward and must not alias the output
         y = x_hat * _per_channel(weight, x.ndim)
@@ -105,6 +107,26 @@ class BatchNorm(Function):
             return dx
         return dx, d_weight, d_bias
 
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """The same gradients as Tensors that can be differentiated again: dx through the fused
+        BatchNormGradInput (its backward is the hand-derived double backward, norm_grad.py),
+        dγ = Σ dy·x̂ and dβ = Σ dy composed, with x̂ recomputed from x in the graph."""
+        x_hat, inv_std, weight = ctx.saved_tensors
+        r, mean = _per_channel(inv_std.array, grad.ndim), _per_channel(ctx.mean, grad.ndim)
+        x = ctx.input_tensor(0, x_hat.array / r + mean)  # x's values again, linked to x's node
+        axes = (0,) + tuple(range(2, grad.ndim))
+        if ctx.training:
+            dx = BatchNormGradInput.apply(grad, x, *(() if weight is None else (weight,)), eps=ctx.eps)
+            x_hat = BatchNorm.apply(x, eps=ctx.eps)
+        else:  # μ and r are constants: dx = γ·r·dy and x̂ = (x − μ)·r, plain products
+            r, mean = ctx.xp.asarray(r), ctx.xp.asarray(mean)
+            dx = grad * (r if weight is None else r * weight.reshape(mean.shape))
+            x_hat = (x - mean) * r
+        if weight is None:
+            return dx
+        return dx, (grad * x_hat).sum(axis=axes), grad.sum(axis=axes)
+
 
 class LayerNorm(Function):
     """Layer normalisation over the last `n_axes` axes of each sample (see the module docstring).
@@ -116,13 +138,14 @@ class LayerNorm(Function):
     @staticmethod
     def forward(ctx, x, weight=None, bias=None, n_axes=1, eps=1e-5):
         axes = tuple(range(x.ndim - n_axes, x.ndim))
-        centred = x - x.mean(axis=axes, keepdims=True)
+        mean = x.mean(axis=axes, keepdims=True)
+        centred = x - mean
         var = (centred * centred).mean(axis=axes, keepdims=True)
         inv_std = 1 / ctx.xp.sqrt(var + eps)
         x_hat = centred  # scaled in place into x̂ = (x − μ)·r
         x_hat *= inv_std
         ctx.save_for_backward(x_hat, inv_std, weight)
-        ctx.axes = axes
+        ctx.axes, ctx.eps, ctx.mean = axes, eps, mean  # μ: one per sample, for graph_backward
         if weight is None:
             return x_hat.copy()
         return x_hat * weight + bias
@@ -137,4 +160,19 @@ class LayerNorm(Function):
         if weight is None:
             return dx
         rows = tuple(range(grad.ndim - len(axes)))  # γ and β are shared by every sample
+        return dx, (grad * x_hat).sum(axis=rows), grad.sum(axis=rows)
+
+    @staticmethod
+    def graph_backward(ctx, grad):
+        """As BatchNorm.graph_backward: dx through the fused LayerNormGradInput (norm_grad.py),
+        dγ and dβ composed, x̂ recomputed from x in the graph."""
+        x_hat, inv_std, weight = ctx.saved_tensors
+        x = ctx.input_tensor(0, x_hat.array / inv_std.array + ctx.mean)
+        n_axes = len(ctx.axes)
+        dx = LayerNormGradInput.apply(grad, x, *(() if weight is None else (weight,)),
+                                      n_axes=n_axes, eps=ctx.eps)
+        if weight is None:
+            return dx
+        rows = tuple(range(grad.ndim - n_axes))
+        x_hat = LayerNorm.apply(x, n_axes=n_axes, eps=ctx.eps)
         return dx, (grad * x_hat).sum(axis=rows), grad.sum(axis=rows)

@@ -14,6 +14,8 @@ class Sum(Function):
     Saves only the input shape. `axes` is a normalised tuple (see utils.normalize_dims).
     """
 
+    differentiable_backward = True  # backward works on Tensors too (see higher_order.py)
+
     @staticmethod
     def forward(ctx, x, axes=(), keepdim=False):
         ctx.in_shape, ctx.axes = x.shape, axes
@@ -29,20 +31,23 @@ class Max(Function):
     """y = max_axes x;  dy/dx = 1/k at the k positions that attain the maximum, 0 elsewhere.
 
     Tied maxima share the gradient equally (like torch.amax). Saves a boolean mask of the
-    maxima and the tie count per output, not the input.
+    maxima (its tie counts are summed again in backward), not the input.
     """
+
+    differentiable_backward = True  # backward works on Tensors too (see higher_order.py)
 
     @staticmethod
     def forward(ctx, x, axes=(), keepdim=False):
         y = x.max(axis=axes, keepdims=True)
         if ctx.needs_input_grad[0]:
-            is_max = x == y
-            ctx.save_for_backward(is_max, is_max.sum(axis=axes, keepdims=True).astype(x.dtype))
+            ctx.save_for_backward(x == y)
+            ctx.axes = axes
         return y if keepdim else y.reshape([n for i, n in enumerate(y.shape) if i not in axes])
 
     @staticmethod
     def backward(ctx, grad):
-        is_max, count = ctx.saved_tensors
+        (is_max,) = ctx.saved_tensors
+        count = is_max.sum(axis=ctx.axes, keepdims=True).astype(grad.dtype)  # ties per output
         return is_max * (grad.reshape(count.shape) / count)
 
 
@@ -52,6 +57,8 @@ class LogSoftmax(Function):
     Subtracting the max first keeps every exp in [0, 1]: finite for logits of any size.
     Saves the output (softmax = exp(y)).
     """
+
+    differentiable_backward = True  # backward works on Tensors too (see higher_order.py)
 
     @staticmethod
     def forward(ctx, x, dim=-1):
@@ -73,6 +80,8 @@ class Softmax(Function):
 
     Saves the output.
     """
+
+    differentiable_backward = True  # backward works on Tensors too (see higher_order.py)
 
     @staticmethod
     def forward(ctx, x, dim=-1):

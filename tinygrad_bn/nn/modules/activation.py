@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import warnings
 
+from ... import validate
 from .. import functional as F
 from .module import Module
 
@@ -28,7 +29,7 @@ class LeakyReLU(Module):
 
     def __init__(self, negative_slope: float = 0.01):
         super().__init__()
-        self.negative_slope = negative_slope
+        self.negative_slope = validate.number(negative_slope, "negative_slope", "LeakyReLU")
 
     def forward(self, x):
         return F.leaky_relu(x, self.negative_slope)
@@ -49,9 +50,7 @@ class GELU(Module):
 
     def __init__(self, approximate: str = "none"):
         super().__init__()
-        if approximate not in ("none", "tanh"):
-            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
-        self.approximate = approximate
+        self.approximate = validate.choice(approximate, "approximate", "GELU", ("none", "tanh"))
 
     def forward(self, x):
         return F.gelu(x, self.approximate)
@@ -92,7 +91,7 @@ class Softmax(Module):
 
     def __init__(self, dim: int | None = None):
         super().__init__()
-        self.dim = dim
+        self.dim = None if dim is None else validate.integer(dim, "dim", "Softmax")
 
     def forward(self, x):
         dim = self.dim

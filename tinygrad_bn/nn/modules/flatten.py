@@ -1,6 +1,7 @@
 """Flatten: the bridge from convolutional feature maps to Linear layers."""
 from __future__ import annotations
 
+from ... import validate
 from .module import Module
 
 
@@ -20,8 +21,8 @@ class Flatten(Module):
 
     def __init__(self, start_dim: int = 1, end_dim: int = -1):
         super().__init__()
-        self.start_dim = start_dim
-        self.end_dim = end_dim
+        self.start_dim = validate.integer(start_dim, "start_dim", "Flatten")
+        self.end_dim = validate.integer(end_dim, "end_dim", "Flatten")
 
     def forward(self, x):
         for d in (self.start_dim, self.end_dim):

@@ -1,12 +1,13 @@
 # Two commands set everything up on a fresh machine:
-#   make test    virtualenv + package with test extras, then the test suite
+#   make test    virtualenv + package with test extras, then the test suite: once as it is, then
+#                its cuda tests again on a strict CPU stand-in for CuPy where no GPU is present
 #   make train   virtualenv + package with example extras + Fashion-MNIST, then LeNet-BN training
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 ARGS   ?=
 
-.PHONY: test train data bench clean
+.PHONY: test test-standin train data bench clean
 
 # A virtualenv of our own; each target installs the extras it needs into it, once.
 $(PY):
@@ -35,6 +36,11 @@ bench: $(VENV)/.examples-installed
 
 test: $(VENV)/.test-installed
 	$(PY) -m pytest -q
+	$(PY) -m pytest -q --cuda=standin
+
+# Only the cuda copies of the device tests, on tests/standin (a real GPU, if present, wins)
+test-standin: $(VENV)/.test-installed
+	$(PY) -m pytest -q --cuda=standin $(ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -517,4 +517,4 @@ def test_cuda_loader_keeps_data_on_device(device):
     loader = DataLoader((pixels(8), np.arange(8)), 3, shuffle=True, seed=0, device=device)
     assert backend.device_of(loader.images) == device == backend.device_of(loader.labels)
     for x, y in loader:
-        assert backend.device_of(x.data) == device and backend.device_of(y.data) == device
+        assert x.device == device and y.device == device

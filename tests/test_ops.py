@@ -359,7 +359,7 @@ def test_argmax(dim, keepdim, device):
     (lambda i: i + 2, np.int64), (lambda i: i * i, np.int64), (lambda i: i / 2, np.float32),
     (lambda i: i / i, np.float32), (lambda i: i + 0.5, np.float32), (lambda i: 1.5 * i, np.float32),
     (lambda i: (i > 1) + 2, np.int64), (lambda i: i.sum(), np.int64),
-    (lambda i: i + tg.tensor([0.5]), np.float32)])
+    (lambda i: i + tg.tensor([0.5], device=i.device), np.float32)])
 def test_int_tensor_promotion_follows_torch(expr, expected_dtype, device):
     i = tg.tensor([1, 2, 3], device=device)
     assert expr(i).dtype == expected_dtype

@@ -138,8 +138,7 @@ def scatter_add(target, index, values) -> None:
     NumPy spells this ``np.add.at``; CuPy ``cupyx.scatter_add``.
     """
     if device_of(target) == "cuda":
-        import cupyx
-        cupyx.scatter_add(target, index, values)
+        _cupyx_module().scatter_add(target, index, values)
     else:
         np.add.at(target, index, values)
 
@@ -148,8 +147,7 @@ def erf(x):
     """The error function, elementwise, in x's precision: ``cupyx.scipy.special.erf`` on a GPU;
     on the CPU (NumPy has none) Python's ``math.erf`` per element, exact but slow."""
     if device_of(x) == "cuda":
-        import cupyx.scipy.special
-        return cupyx.scipy.special.erf(x)
+        return _cupyx_module().scipy.special.erf(x)
     return np.vectorize(math.erf, otypes=[np.float64])(x).astype(x.dtype, copy=False)
 
 
@@ -180,3 +178,31 @@ def get_rng_state() -> dict:
 
 def set_rng_state(state: dict) -> None:
     rng("cpu").bit_generator.state = state
+
+
+# ---------------------------------------------------------------- cupyx, and the seam for tests
+# cupyx (scatter_add, scipy.special.erf) is imported on first use: most programs never need it.
+_cupyx = None
+
+
+def _cupyx_module():
+    global _cupyx
+    if _cupyx is None:
+        import cupyx.scipy.special  # noqa: F401  (loads cupyx and the submodule erf needs)
+        _cupyx = sys.modules["cupyx"]
+    return _cupyx
+
+
+def _use_cuda_module(cupy_module, cupyx_module):
+    """Tests only: make `cupy_module` (and `cupyx_module`) what 'cuda' runs on, in place of CuPy.
+
+    The test suite passes a strict CPU stand-in for CuPy here (tests/standin, ``pytest
+    --cuda=standin``) so that the cuda path runs on machines without a GPU. Returns the modules
+    it replaced, to be handed back the same way. Forgets the cuda random generator (it belongs
+    to the old module).
+    """
+    global _cupy, _cupyx
+    previous = (_cupy, _cupyx)
+    _cupy, _cupyx = cupy_module, cupyx_module
+    _rngs.pop("cuda", None)
+    return previous

@@ -35,6 +35,7 @@ import numpy
 
 import cupy
 import cupy.cuda.runtime
+import cupy.lib.stride_tricks
 import cupyx
 import cupyx.scipy.special
 
@@ -45,7 +46,8 @@ OUT = pathlib.Path(__file__).resolve().parent.parent / "tests" / "standin" / "cu
 MODULES = {
     "cupy": cupy, "cupy.random": cupy.random, "cupy.linalg": cupy.linalg, "cupy.cuda": cupy.cuda,
     "cupy.cuda.runtime": cupy.cuda.runtime, "cupyx": cupyx, "cupyx.scipy": cupyx.scipy,
-    "cupyx.scipy.special": cupyx.scipy.special,
+    "cupyx.scipy.special": cupyx.scipy.special, "cupy.lib": cupy.lib,
+    "cupy.lib.stride_tricks": cupy.lib.stride_tricks,
 }
 CLASSES = {
     "cupy.ndarray": cupy.ndarray, "cupy.ufunc": cupy.ufunc,

@@ -74,6 +74,16 @@ def _scatter(name: str):
     return scatter
 
 
+def as_strided(x, shape=None, strides=None):
+    """cupy.lib.stride_tricks.as_strided: a view of `x` with the given shape and byte strides
+    (no kernel: it only describes memory)."""
+    if not isinstance(x, ndarray):
+        raise TypeError(f"as_strided: Unsupported type {type(x)}")
+    return x._view(np.lib.stride_tricks.as_strided(x._a, shape, strides))
+
+
+stride_tricks = StrictModule("cupy.lib.stride_tricks", {"as_strided": as_strided})
+lib = StrictModule("cupy.lib", {"stride_tricks": stride_tricks})
 cuda_runtime = StrictModule("cupy.cuda.runtime", cuda.RUNTIME)
 cuda_module = StrictModule("cupy.cuda", {**cuda.CUDA, "runtime": cuda_runtime})
 random_module = StrictModule("cupy.random", {"Generator": random.Generator,
@@ -81,7 +91,7 @@ random_module = StrictModule("cupy.random", {"Generator": random.Generator,
 linalg = StrictModule("cupy.linalg", _from_numpy("cupy.linalg", np.linalg))
 cupy = StrictModule("cupy", {
     **_from_numpy("cupy", np), **UFUNCS, **routines.EXPLICIT, "ufunc": ufunc,
-    "random": random_module, "linalg": linalg, "cuda": cuda_module,
+    "random": random_module, "linalg": linalg, "cuda": cuda_module, "lib": lib,
 })
 
 special = StrictModule("cupyx.scipy.special", SPECIAL_UFUNCS)

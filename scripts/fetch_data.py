@@ -126,7 +126,8 @@ def from_debian(name: str, dest: Path, files) -> None:
             unpacked = work / "root" / source.debian_dir / filename
             if not unpacked.is_file():
                 raise FetchError(f"{deb.name} has no {source.debian_dir}/{filename}")
-            matched = fetch.install(unpacked, dest, name, filename, f"{deb.name}:{source.debian_dir}/{filename}")
+            origin = f"{deb.name}:{source.debian_dir}/{filename}"
+            matched = fetch.install(unpacked, dest, name, filename, origin)
             log(f"  {filename}: size and MD5 OK" + (" (of the decompressed content: a recompressed copy)"
                                                     if matched == "content" else ""))
     finally:

@@ -193,7 +193,8 @@ def test_label_out_of_range(tmp_path):
 def test_dataset_reads_both_splits(tmp_path):
     train_images, train_labels = make_split(tmp_path, n=12, train=True, seed=1)
     test_images, test_labels = make_split(tmp_path, n=5, train=False, seed=2)
-    train, test = FashionMNIST(tmp_path, download=False, verify=False), FashionMNIST(tmp_path, train=False, download=False, verify=False)
+    train = FashionMNIST(tmp_path, download=False, verify=False)
+    test = FashionMNIST(tmp_path, train=False, download=False, verify=False)
     assert len(train) == 12 and len(test) == 5
     assert train.images.dtype == np.uint8 and train.images.shape == (12, 28, 28)
     assert train.labels.dtype == np.uint8 and train.labels.shape == (12,)
@@ -218,14 +219,15 @@ def test_lookup_order_root_env_cache_system(tmp_path, monkeypatch, isolated):
     assert FashionMNIST(where["root"], download=False, verify=False).folder == where["root"]   # root first
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert FashionMNIST(empty, download=False, verify=False).folder == where["env"]           # then the env var
+    assert FashionMNIST(empty, download=False, verify=False).folder == where["env"]  # then the env var
     monkeypatch.setenv(fetch.ENV_VAR, str(empty))
     ds = FashionMNIST(empty, download=False, verify=False)                                    # then ~/.cache
     assert ds.folder == where["cache"]
     np.testing.assert_array_equal(ds.images, make_split(tmp_path / "again", seed=3)[0])
     for f in fetch.TRAIN_FILES:
         (where["cache"] / f).unlink()
-    assert FashionMNIST(download=False, verify=False).folder == where["system"] / "fashion-mnist"  # then /usr/share
+    # then /usr/share
+    assert FashionMNIST(download=False, verify=False).folder == where["system"] / "fashion-mnist"
 
 
 def test_lookup_uses_name_subfolder_and_keeps_datasets_apart(tmp_path, monkeypatch):

@@ -83,6 +83,8 @@ STRUCTURE_KEY = "__structure__"
 class CheckpointError(ValueError):
     """A file that ``load`` refuses: not a tinygrad_bn checkpoint, or a corrupt one. The message
     starts with ``not a tinygrad_bn checkpoint: <path>``."""
+
+
 _SCALARS = (type(None), bool, int, float, str)
 
 

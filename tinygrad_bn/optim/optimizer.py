@@ -190,7 +190,8 @@ class Optimizer:
             raise ValueError(f"'param_groups' of an optimizer state_dict is a list of dicts, got "
                              f"{type(saved_groups).__name__} {saved_groups!r:.60}")
         if not isinstance(saved_state, dict):
-            raise ValueError(f"'state' of an optimizer state_dict is a dict, got {type(saved_state).__name__}")
+            raise ValueError(f"'state' of an optimizer state_dict is a dict, got "
+                             f"{type(saved_state).__name__}")
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"loaded state dict has {len(saved_groups)} parameter groups, "
                              f"but the optimizer has {len(self.param_groups)}")

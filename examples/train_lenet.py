@@ -91,7 +91,7 @@ def load_data(args):
         train = FashionMNIST(root=args.data_dir, train=True, verify=not args.no_verify)
         test = FashionMNIST(root=args.data_dir, train=False, verify=not args.no_verify)
     except DatasetError as err:
-        fail(str(err).replace("Pass verify=False", "Pass --no-verify"))
+        fail(str(err).replace("pass verify=False", "pass --no-verify"))
     problems = check_number("--subset", args.subset, 1, len(train))
     if problems:
         fail(*problems)
@@ -134,7 +134,7 @@ def resume(trainer, args, checkpoint) -> None:
     if args.epochs < done:
         fail(f"--epochs {args.epochs}: the checkpoint {args.resume} has already trained {done} epochs")
     try:
-        trainer.resume(checkpoint)
+        trainer.resume(checkpoint, args.resume)
     except (RuntimeError, ValueError, KeyError, TypeError) as err:
         fail(f"--resume {args.resume}: cannot load it: {err}")
     for key, old, new in overrides:
@@ -154,7 +154,7 @@ def main(argv=None):
 
 def _main(argv=None):
     args = parse_args(argv)
-    problems = check_flags(args)
+    problems = check_flags(args) + check_paths(args)
     if problems:
         fail(*problems)
     require_device(args.device)
@@ -164,9 +164,6 @@ def _main(argv=None):
         args.lr = checkpoint["config"]["lr"] if args.lr is None else args.lr
     args.epochs = DEFAULT_EPOCHS if args.epochs is None else args.epochs
     args.lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
-    problems = check_paths(args)
-    if problems:
-        fail(*problems)
     data = load_data(args)
 
     runs = [("LeNet", False, args.lr)] if args.no_bn else [("LeNet-BN", True, args.lr)]

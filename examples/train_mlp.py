@@ -82,7 +82,7 @@ def _main(argv=None):
         train = FashionMNIST(root=args.data_dir, train=True, verify=not args.no_verify)
         test = FashionMNIST(root=args.data_dir, train=False, verify=not args.no_verify)
     except DatasetError as err:
-        fail(str(err).replace("Pass verify=False", "Pass --no-verify"))
+        fail(str(err).replace("pass verify=False", "pass --no-verify"))
     problems = check_number("--subset", args.subset, 1, len(train))
     if problems:
         fail(*problems)

@@ -311,11 +311,13 @@ class Trainer:
         tg.save(self.state_dict(), self.save_path)
         self.unsaved = False
 
-    def resume(self, state_or_path) -> None:
-        state = tg.load(state_or_path) if isinstance(state_or_path, (str, os.PathLike)) else state_or_path
-        self.load_state_dict(state)
-        where = f" from {state_or_path}" if isinstance(state_or_path, (str, os.PathLike)) else ""
-        self.say(f"resumed{where}: epoch {self.epoch + 1}, batch {self.batches_done}")
+    def resume(self, state_or_path, source: str | None = None) -> None:
+        """Continue from a checkpoint: its path, or its loaded state (`source` names it)."""
+        if isinstance(state_or_path, (str, os.PathLike)):
+            state_or_path, source = tg.load(state_or_path), os.fspath(state_or_path)
+        self.load_state_dict(state_or_path)
+        self.say(f"resumed{f' from {source}' if source else ''}: epoch {self.epoch + 1}, "
+                 f"batch {self.batches_done}")
 
     # ------------------------------------------------------------ the loop
     def say(self, line: str) -> None:

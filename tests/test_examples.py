@@ -322,6 +322,14 @@ def test_bad_flags_are_one_line_errors_before_training(data_dir, extra, words):
     assert words in message and "\n" not in message, message
 
 
+def test_unofficial_data_is_refused_unless_no_verify(data_dir):
+    with pytest.raises(SystemExit) as info:
+        train_lenet.main(["--data-dir", data_dir, "--epochs", "1"])  # without --no-verify
+    message = str(info.value.code)
+    assert message.startswith("error: ") and "wrong size for fashion-mnist train-images" in message
+    assert "pass --no-verify to read IDX files that are not the official release" in message
+
+
 def test_bad_output_paths_are_refused_before_training(data_dir, tmp_path):
     (tmp_path / "folder").mkdir()
     (tmp_path / "plain_file").write_bytes(b"")
@@ -334,9 +342,10 @@ def test_bad_output_paths_are_refused_before_training(data_dir, tmp_path):
         assert "does not exist" in cli_error(data_dir, flag, str(tmp_path / "plain_file" / "x"))
     same = str(tmp_path / "same")
     assert "--save and --log name the same file" in cli_error(data_dir, "--save", same, "--log", same)
-    # several problems: one line each
-    message = cli_error(data_dir, "--epochs", "0", "--batch-size", "0")
-    assert message.splitlines() == ["error: --epochs 0: must be >= 1", "error: --batch-size 0: must be >= 1"]
+    # several problems: one line each, all of them
+    message = cli_error(data_dir, "--epochs", "0", "--batch-size", "0", "--log", str(tmp_path / "folder"))
+    assert message.splitlines() == ["error: --epochs 0: must be >= 1", "error: --batch-size 0: must be >= 1",
+                                    f"error: --log {tmp_path / 'folder'}: is a folder; give a file name"]
     assert sorted(os.listdir(tmp_path)) == ["folder", "plain_file"]   # nothing written
 
 

@@ -68,6 +68,8 @@ class MNIST:
             try:
                 folder = fetch.download(self.name, root, files)
             except DatasetError as e:
+                if not str(e).startswith("could not download"):
+                    raise  # the folder itself is the problem
                 raise DatasetError(f"{e}\nWithout internet, `{fetch.FETCH_COMMAND} {self.name}` "
                                    "may find another way (e.g. an OS package).") from None
         if self.verify:
@@ -75,8 +77,8 @@ class MNIST:
                 try:
                     fetch.verify(folder / filename, self.name)
                 except DatasetError as e:
-                    raise DatasetError(f"{e}. (Pass verify=False to read IDX files that are not "
-                                       "the official release.)") from None
+                    raise DatasetError(f"{e}; pass verify=False to read IDX files that are not "
+                                       "the official release") from None
         self.folder = folder
         self.images, self.labels = self._load(folder / files[0], folder / files[1])
 

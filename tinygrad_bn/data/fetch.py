@@ -225,7 +225,7 @@ def verify(path, name: str, filename: str | None = None, label: str | None = Non
     size = _uncompressed_size(path)
     if size is not None and size != expected_size % 2**32:  # gzip records the size modulo 2**32
         raise DatasetError(f"{label}: wrong size for {name} {filename}: it decompresses to {size} "
-                           f"bytes, expected {expected_size} (a truncated copy, or another file?)")
+                           f"bytes, expected {expected_size}: a truncated copy, or another file")
     try:
         with gzip.open(path, "rb") as f:
             got_raw = _md5(_read_chunks(f))

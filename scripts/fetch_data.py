@@ -49,16 +49,17 @@ class Progress:
 
     def __init__(self):
         self.bars, self.shown = {}, {}
-
-    def __call__(self, filename: str, done: int, total: int | None) -> None:
         try:
             from tqdm import tqdm
         except ImportError:
             tqdm = None
-        if tqdm is not None:
+        self.tqdm = tqdm
+
+    def __call__(self, filename: str, done: int, total: int | None) -> None:
+        if self.tqdm is not None:
             if filename not in self.bars:
-                self.bars[filename] = tqdm(total=total, desc=filename, unit="B", unit_scale=True,
-                                           file=sys.stderr)
+                self.bars[filename] = self.tqdm(total=total, desc=filename, unit="B", unit_scale=True,
+                                                file=sys.stderr)
             bar = self.bars[filename]
             bar.update(done - bar.n)
             if total is not None and done >= total:
@@ -148,8 +149,8 @@ def get(name: str, root=None) -> Path:
         except DatasetError as e:
             if fetch.SOURCES[name].debian_package is None:
                 raise
-            log(f"{name}: the official URLs did not work ({' '.join(str(e).split())}); "
-                "trying Debian's package")
+            first = str(e).splitlines()[1].strip() if "\n" in str(e) else str(e)
+            log(f"{name}: the official URLs did not work ({first}); trying Debian's package")
             missing = [f for f in fetch.SOURCES[name].md5 if not (folder / f).is_file()]
             try:
                 from_debian(name, folder, missing)

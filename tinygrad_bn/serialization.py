@@ -226,7 +226,7 @@ def _remove_stale_temporaries(directory: str, filename: str) -> None:
 
 
 def _process_alive(pid: int) -> bool:
-    if pid == os.getpid():
+    if pid == os.getpid() or os.name == "nt":  # on Windows, os.kill(pid, 0) would signal it
         return True
     try:
         os.kill(pid, 0)  # signal 0: only asks whether the process exists

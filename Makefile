@@ -22,9 +22,10 @@ $(VENV)/.examples-installed: setup.cfg pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e '.[examples]'
 	touch $@
 
-# Fashion-MNIST: found on disk, downloaded, or unpacked from Debian's package (see data/fetch.py)
+# Fashion-MNIST: found on disk, downloaded, or unpacked from Debian's package; always verified
+# (see scripts/fetch_data.py)
 data: $(VENV)/.examples-installed
-	$(PY) -m tinygrad_bn.data.fetch fashion-mnist
+	$(PY) scripts/fetch_data.py fashion-mnist
 
 # LeNet-BN on Fashion-MNIST, CPU, the reference settings; pass options with ARGS="--epochs 2 ..."
 train: data

@@ -2,11 +2,13 @@
 
     python examples/train_lenet.py                       # the reference set-up, on the CPU
     python examples/train_lenet.py --device cuda         # on a GPU (needs CuPy)
-    python examples/train_lenet.py --schedule cosine --activation relu --optimizer adam --lr 1e-3
-    python examples/train_lenet.py --compare-bn --epochs 2 --plot runs/bn_vs_plain.png
+    python examples/train_lenet.py --schedule cosine --activation relu --optimizer adam
+    python examples/train_lenet.py --compare-bn --epochs 2 --plot bn_vs_plain.png
+    python examples/train_lenet.py --save run.npz        # Ctrl-C, then the same with --resume run.npz
 
-Defaults: SGD lr 1.0, batch 256, 10 epochs, cross-entropy, sigmoid, seed 0. Every option is
-listed by --help and in README.md.
+Defaults: SGD lr 1.0 (Adam and AdamW: lr 1e-3), batch 256, 10 epochs, cross-entropy, sigmoid,
+seed 0. Every flag, path and the data are checked before the first step; a problem is one line,
+``error: ...``, exit status 1. Every option is listed by --help and in README.md.
 """
 import argparse
 import os
@@ -17,38 +19,96 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 
 import tinygrad_bn as tg  # noqa: E402
 from tinygrad_bn import optim  # noqa: E402
-from tinygrad_bn.data import DataLoader, FashionMNIST  # noqa: E402
+from tinygrad_bn.data import DataLoader, DatasetError, FashionMNIST  # noqa: E402
 from tinygrad_bn.models import lenet  # noqa: E402
-from training import Trainer, plot, require_device, summary  # noqa: E402
+from training import (EXIT_INTERRUPTED, Trainer, check_distinct, check_number, check_output,  # noqa: E402
+                      check_plotting, compare_settings, data_fingerprint, fail,
+                      load_training_checkpoint, plot, require_device, summary)
 
 OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW}
+DEFAULT_LR = {"sgd": 1.0, "adam": 1e-3, "adamw": 1e-3}
+DEFAULT_EPOCHS = 10
+DEFAULT_PLAIN_LR = 0.9
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description="Train LeNet-BN on Fashion-MNIST.",
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--epochs", type=int, default=None,
+                   help=f"epochs to train in all ({DEFAULT_EPOCHS}; with --resume, the checkpoint's)")
     p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--lr", type=float, default=1.0)
+    p.add_argument("--lr", type=float, default=None,
+                   help="learning rate (sgd 1.0, adam/adamw 1e-3; with --resume, the checkpoint's)")
     p.add_argument("--optimizer", default="sgd", choices=sorted(OPTIMIZERS))
     p.add_argument("--activation", default="sigmoid", choices=["sigmoid", "relu"])
     p.add_argument("--no-bn", action="store_true", help="the plain LeNet, without batch norm")
     p.add_argument("--compare-bn", action="store_true",
                    help="train with and without batch norm, one after the other, and compare")
-    p.add_argument("--plain-lr", type=float, default=0.9,
-                   help="learning rate of the plain LeNet in --compare-bn (sigmoid LeNet without BN "
-                        "needs a smaller one to train at all; 0.9 is Dive into Deep Learning's)")
+    p.add_argument("--plain-lr", type=float, default=None,
+                   help=f"learning rate of the plain LeNet in --compare-bn ({DEFAULT_PLAIN_LR}: sigmoid "
+                        "LeNet without BN needs a smaller one to train at all; Dive into Deep Learning's)")
     p.add_argument("--schedule", default="none", choices=["none", "cosine"],
                    help="cosine: cosine annealing of the lr, stepped every batch")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--data-dir", default=None, help="folder with the four IDX .gz files")
+    p.add_argument("--data-dir", default=None, help="an existing folder with the four IDX .gz files")
+    p.add_argument("--no-verify", action="store_true",
+                   help="read IDX files that are not the official release (no size/MD5 check)")
     p.add_argument("--subset", type=int, default=None, help="train on the first N images (quick runs)")
     p.add_argument("--save", default=None, help="checkpoint path, written every epoch and on Ctrl-C")
-    p.add_argument("--resume", default=None, help="continue from this checkpoint")
+    p.add_argument("--resume", default=None, help="continue from this checkpoint (same settings)")
     p.add_argument("--log", default=None, help="append one JSON object per epoch to this file")
     p.add_argument("--plot", default=None, help="write a PNG of the training curves")
+    p.add_argument("--allow-nonfinite", action="store_true",
+                   help="keep training when the loss is not finite (else: stop, keep the last checkpoint)")
     return p.parse_args(argv)
+
+
+def check_flags(args) -> list:
+    """Every problem with the flags alone (before any file is read), one line each."""
+    problems = (check_number("--epochs", args.epochs, 1) + check_number("--batch-size", args.batch_size, 1)
+                + check_number("--lr", args.lr, 0, low_open=True)
+                + check_number("--plain-lr", args.plain_lr, 0, low_open=True)
+                + check_number("--subset", args.subset, 1) + check_number("--seed", args.seed, 0))
+    if args.compare_bn:
+        given = {"--save": args.save, "--resume": args.resume, "--no-bn": args.no_bn}
+        problems += [f"--compare-bn trains two models: it cannot be combined with {flag}"
+                     for flag, value in given.items() if value]
+    elif args.plain_lr is not None:
+        problems.append("--plain-lr is the lr of the plain LeNet in --compare-bn; give --compare-bn too")
+    return problems
+
+
+def check_paths(args) -> list:
+    """Every output path writable and not a folder, no two the same, matplotlib for --plot."""
+    return (check_output("--save", args.save) + check_output("--log", args.log, append=True)
+            + check_output("--plot", args.plot) + check_plotting(args.plot)
+            + check_distinct(save=args.save, log=args.log, plot=args.plot))
+
+
+def load_data(args):
+    try:
+        train = FashionMNIST(root=args.data_dir, train=True, verify=not args.no_verify)
+        test = FashionMNIST(root=args.data_dir, train=False, verify=not args.no_verify)
+    except DatasetError as err:
+        fail(str(err).replace("pass verify=False", "pass --no-verify"))
+    problems = check_number("--subset", args.subset, 1, len(train))
+    if problems:
+        fail(*problems)
+    n = args.subset or len(train)
+    return (train.images[:n], train.labels[:n]), (test.images, test.labels)
+
+
+def settings(args, batch_norm: bool, lr: float, data) -> dict:
+    """The run's settings, stored in its checkpoints: a resume must match them."""
+    (train_images, train_labels), (test_images, test_labels) = data
+    fingerprint = None
+    if args.save or args.resume:  # hashing 60,000 images takes a tenth of a second
+        fingerprint = data_fingerprint(train_images, train_labels, test_images, test_labels)
+    return {"script": "train_lenet", "model": "lenet-bn" if batch_norm else "lenet",
+            "activation": args.activation, "batch_size": args.batch_size, "subset": len(train_labels),
+            "schedule": args.schedule, "optimizer": args.optimizer, "lr": lr, "epochs": args.epochs,
+            "seed": args.seed, "data": fingerprint, "device": args.device}
 
 
 def build(args, batch_norm: bool, lr: float, data):
@@ -65,34 +125,61 @@ def build(args, batch_norm: bool, lr: float, data):
     return model, optimizer, scheduler, train_loader, test_loader
 
 
-def load_data(args):
-    train = FashionMNIST(root=args.data_dir, train=True)
-    test = FashionMNIST(root=args.data_dir, train=False)
-    if args.subset:
-        train = (train.images[:args.subset], train.labels[:args.subset])
-    return train, test
+def resume(trainer, args, checkpoint) -> None:
+    """Load `checkpoint` into `trainer` after checking that it is this run's; apply and print
+    the safe overrides (--epochs and --lr without a schedule, --device)."""
+    overridable = ("device", "epochs", "lr") if args.schedule == "none" else ("device",)
+    overrides = compare_settings(args.resume, checkpoint["config"], trainer.config, overridable)
+    done = int(checkpoint["epoch"])
+    if args.epochs < done:
+        fail(f"--epochs {args.epochs}: the checkpoint {args.resume} has already trained {done} epochs")
+    try:
+        trainer.resume(checkpoint, args.resume)
+    except (RuntimeError, ValueError, KeyError, TypeError) as err:
+        fail(f"--resume {args.resume}: cannot load it: {err}")
+    for key, old, new in overrides:
+        print(f"resuming with {key} {new} instead of the checkpoint's {old}")
+        if key == "lr":
+            for group in trainer.optimizer.param_groups:
+                group["lr"] = new
 
 
 def main(argv=None):
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # outside training (loading data, plotting): nothing to save
+        print("\ninterrupted", file=sys.stderr)
+        raise SystemExit(EXIT_INTERRUPTED) from None
+
+
+def _main(argv=None):
     args = parse_args(argv)
+    problems = check_flags(args) + check_paths(args)
+    if problems:
+        fail(*problems)
     require_device(args.device)
+    checkpoint = load_training_checkpoint(args.resume) if args.resume else None
+    if checkpoint is not None:  # unless given, --epochs and --lr are the checkpoint's
+        args.epochs = checkpoint["config"]["epochs"] if args.epochs is None else args.epochs
+        args.lr = checkpoint["config"]["lr"] if args.lr is None else args.lr
+    args.epochs = DEFAULT_EPOCHS if args.epochs is None else args.epochs
+    args.lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
     data = load_data(args)
-    runs = [("LeNet-BN", True, args.lr)]
-    if args.no_bn:
-        runs = [("LeNet", False, args.lr)]
+
+    runs = [("LeNet", False, args.lr)] if args.no_bn else [("LeNet-BN", True, args.lr)]
     if args.compare_bn:
-        runs = [("LeNet-BN", True, args.lr), ("LeNet", False, args.plain_lr)]
+        runs = [("LeNet-BN", True, args.lr), ("LeNet", False, args.plain_lr or DEFAULT_PLAIN_LR)]
     histories = {}
     for name, batch_norm, lr in runs:
         model, optimizer, scheduler, train_loader, test_loader = build(args, batch_norm, lr, data)
+        trainer = Trainer(model, optimizer, train_loader, test_loader, scheduler, save=args.save,
+                          log=args.log, name=f"[{name}] " if len(runs) > 1 else "",
+                          config=settings(args, batch_norm, lr, data), allow_nonfinite=args.allow_nonfinite)
+        if checkpoint is not None:
+            resume(trainer, args, checkpoint)
         label = f"{name} (lr {lr:g})"
         print(f"{label}: {sum(p.numel() for p in model.parameters())} parameters, "
               f"{train_loader.num_samples} training images, {args.device}")
-        save = args.save if len(runs) == 1 else None
-        trainer = Trainer(model, optimizer, train_loader, test_loader, scheduler, save=save,
-                          log=args.log, name=f"[{name}] " if len(runs) > 1 else "")
-        if args.resume and len(runs) == 1:
-            trainer.resume(args.resume)
         histories[label] = trainer.fit(args.epochs)
         print(summary(histories[label], f"{label}: "))
     if args.plot:

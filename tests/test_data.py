@@ -1,14 +1,21 @@
-"""tinygrad_bn.data: IDX reading, the data sets' file lookup and download, and the DataLoader.
+"""tinygrad_bn.data: IDX reading, the data sets' file lookup, verification and download, the
+fetch script's Debian route, and the DataLoader.
 
 No test touches the network or runs apt-get: the `isolated` fixture (autouse) points HOME, the
-system folder and $TINYGRAD_BN_DATA at temporary folders and replaces the two seams through
-which files are fetched (`fetch._download_url`, `fetch._run`) by stubs that fail. Tests that
-exercise a download install their own fakes, serving small IDX files written here.
+system folder and $TINYGRAD_BN_DATA at temporary folders and replaces the seams through which
+files are fetched (`fetch._download_url`, the script's `run`) by stubs that fail. Tests that
+exercise a download install their own fakes, serving small IDX files written here. Small
+generated files are not the official release: tests either read them with ``verify=False`` or
+make them "official" for the test with `trust`.
 """
 import gzip
 import hashlib
+import importlib.util
 import json
+import os
 import struct
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,6 +26,10 @@ from tinygrad_bn.data import MNIST, DataLoader, DatasetError, FashionMNIST, fetc
 from tinygrad_bn.data.idx import IMAGES_MAGIC, LABELS_MAGIC
 
 ALL_FILES = fetch.TRAIN_FILES + fetch.TEST_FILES
+_spec = importlib.util.spec_from_file_location(
+    "fetch_data", Path(__file__).resolve().parents[1] / "scripts" / "fetch_data.py")
+fetch_data = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fetch_data)
 
 
 # ---------------------------------------------------------------- helpers
@@ -60,8 +71,9 @@ def trust(monkeypatch, name, files):
     """Make `files` ({filename: gz bytes}) the 'official' files of data set `name`."""
     md5 = {f: (hashlib.md5(b).hexdigest(), hashlib.md5(gzip.decompress(b)).hexdigest())
            for f, b in files.items()}
+    sizes = {f: len(gzip.decompress(b)) for f, b in files.items()}
     monkeypatch.setitem(fetch.SOURCES, name, fetch.Source(
-        mirrors=("http://mirror.invalid/a/", "http://mirror.invalid/b/"), md5=md5,
+        mirrors=("http://mirror.invalid/a/", "http://mirror.invalid/b/"), md5=md5, sizes=sizes,
         debian_package=fetch.SOURCES[name].debian_package, debian_dir=fetch.SOURCES[name].debian_dir))
 
 
@@ -69,7 +81,7 @@ def serve(monkeypatch, files_by_url):
     """Replace the URL download by one that writes `files_by_url[url]` (or fails with OSError)."""
     requested = []
 
-    def fake_download(url, target, timeout=None):
+    def fake_download(url, target, timeout=None, progress=None):
         requested.append(url)
         if url not in files_by_url:
             raise OSError(f"no route to {url}")
@@ -93,14 +105,15 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.delenv(fetch.ENV_VAR, raising=False)
     monkeypatch.setattr(fetch, "SYSTEM_DIR", tmp_path / "system")
 
-    def no_network(url, target, timeout=None):
+    def no_network(url, target, timeout=None, progress=None):
         raise OSError("network disabled in tests")
 
     def no_subprocess(cmd, cwd=None):
-        raise fetch.FetchError(f"subprocesses disabled in tests: {cmd}")
+        raise fetch_data.FetchError(f"subprocesses disabled in tests: {cmd}")
 
     monkeypatch.setattr(fetch, "_download_url", no_network)
-    monkeypatch.setattr(fetch, "_run", no_subprocess)
+    monkeypatch.setattr(fetch_data, "run", no_subprocess)
+    monkeypatch.setattr(fetch, "_verified", {})  # each test verifies afresh
     return home
 
 
@@ -148,7 +161,7 @@ def test_corrupt_image_file_raises_naming_it(tmp_path, case):
     bad = tmp_path / fetch.TRAIN_FILES[0]
     bad.write_bytes(data)
     with pytest.raises(DatasetError) as info:
-        FashionMNIST(tmp_path, download=False)
+        FashionMNIST(tmp_path, download=False, verify=False)
     assert isinstance(info.value, ValueError)
     assert str(bad) in str(info.value) and words in str(info.value), str(info.value)
 
@@ -157,7 +170,7 @@ def test_label_file_with_image_magic_raises(tmp_path):
     make_split(tmp_path, n=3)
     bad = write_idx(tmp_path / fetch.TRAIN_FILES[1], np.zeros((3, 1, 1), np.uint8))
     with pytest.raises(DatasetError, match="wrong magic number 0x00000803, expected 0x00000801") as info:
-        MNIST(tmp_path, download=False)
+        MNIST(tmp_path, download=False, verify=False)
     assert str(bad) in str(info.value)
 
 
@@ -165,7 +178,7 @@ def test_count_mismatch_names_both_files(tmp_path):
     make_split(tmp_path, n=4)
     write_idx(tmp_path / fetch.TRAIN_FILES[1], np.zeros(5, np.uint8))
     with pytest.raises(DatasetError, match="holds 4 images but .* holds 5 labels") as info:
-        FashionMNIST(tmp_path, download=False)
+        FashionMNIST(tmp_path, download=False, verify=False)
     assert all(str(tmp_path / f) in str(info.value) for f in fetch.TRAIN_FILES)
 
 
@@ -173,14 +186,15 @@ def test_label_out_of_range(tmp_path):
     make_split(tmp_path, n=4)
     write_idx(tmp_path / fetch.TRAIN_FILES[1], np.array([0, 1, 10, 2], np.uint8))
     with pytest.raises(DatasetError, match="label 10 out of range"):
-        FashionMNIST(tmp_path, download=False)
+        FashionMNIST(tmp_path, download=False, verify=False)
 
 
 # ---------------------------------------------------------------- data sets and lookup
 def test_dataset_reads_both_splits(tmp_path):
     train_images, train_labels = make_split(tmp_path, n=12, train=True, seed=1)
     test_images, test_labels = make_split(tmp_path, n=5, train=False, seed=2)
-    train, test = FashionMNIST(tmp_path, download=False), FashionMNIST(tmp_path, train=False, download=False)
+    train = FashionMNIST(tmp_path, download=False, verify=False)
+    test = FashionMNIST(tmp_path, train=False, download=False, verify=False)
     assert len(train) == 12 and len(test) == 5
     assert train.images.dtype == np.uint8 and train.images.shape == (12, 28, 28)
     assert train.labels.dtype == np.uint8 and train.labels.shape == (12,)
@@ -202,25 +216,26 @@ def test_lookup_order_root_env_cache_system(tmp_path, monkeypatch, isolated):
     make_split(where["env"], seed=2)
     make_split(where["root"], seed=1)
     monkeypatch.setenv(fetch.ENV_VAR, str(where["env"]))
-    assert FashionMNIST(where["root"], download=False).folder == where["root"]   # root first
+    assert FashionMNIST(where["root"], download=False, verify=False).folder == where["root"]   # root first
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert FashionMNIST(empty, download=False).folder == where["env"]           # then the env var
+    assert FashionMNIST(empty, download=False, verify=False).folder == where["env"]  # then the env var
     monkeypatch.setenv(fetch.ENV_VAR, str(empty))
-    ds = FashionMNIST(empty, download=False)                                    # then ~/.cache
+    ds = FashionMNIST(empty, download=False, verify=False)                                    # then ~/.cache
     assert ds.folder == where["cache"]
     np.testing.assert_array_equal(ds.images, make_split(tmp_path / "again", seed=3)[0])
     for f in fetch.TRAIN_FILES:
         (where["cache"] / f).unlink()
-    assert FashionMNIST(download=False).folder == where["system"] / "fashion-mnist"  # then /usr/share
+    # then /usr/share
+    assert FashionMNIST(download=False, verify=False).folder == where["system"] / "fashion-mnist"
 
 
 def test_lookup_uses_name_subfolder_and_keeps_datasets_apart(tmp_path, monkeypatch):
     make_split(tmp_path / "mnist", seed=1)
     make_split(tmp_path / "fashion-mnist", seed=2)
     monkeypatch.setenv(fetch.ENV_VAR, str(tmp_path))
-    assert MNIST(download=False).folder == tmp_path / "mnist"
-    assert FashionMNIST(download=False).folder == tmp_path / "fashion-mnist"
+    assert MNIST(download=False, verify=False).folder == tmp_path / "mnist"
+    assert FashionMNIST(download=False, verify=False).folder == tmp_path / "fashion-mnist"
 
 
 def test_search_dirs_order(tmp_path, monkeypatch, isolated):
@@ -237,13 +252,14 @@ def test_search_dirs_order(tmp_path, monkeypatch, isolated):
 
 def test_split_needs_only_its_own_files(tmp_path):
     make_split(tmp_path, train=False)
-    assert len(MNIST(tmp_path, train=False, download=False)) == 12
+    assert len(MNIST(tmp_path, train=False, download=False, verify=False)) == 12
     with pytest.raises(DatasetError, match="not found"):
-        MNIST(tmp_path, train=True, download=False)
+        MNIST(tmp_path, train=True, download=False, verify=False)
 
 
 def test_not_found_without_download_lists_where_it_looked(tmp_path, monkeypatch, isolated):
     monkeypatch.setenv(fetch.ENV_VAR, str(tmp_path / "env"))
+    (tmp_path / "root").mkdir()
     with pytest.raises(DatasetError) as info:
         FashionMNIST(tmp_path / "root", download=False)
     message = str(info.value)
@@ -252,10 +268,94 @@ def test_not_found_without_download_lists_where_it_looked(tmp_path, monkeypatch,
                   tmp_path / "system" / "fashion-mnist"):
         assert str(place) in message
     assert "train-images-idx3-ubyte.gz" in message and "download=True" in message
+    assert "scripts/fetch_data.py fashion-mnist" in message
     assert leftovers(isolated) == []  # looking creates nothing
 
 
-# ---------------------------------------------------------------- download
+def test_missing_root_is_an_error_not_a_new_folder(tmp_path, monkeypatch, isolated):
+    files = make_all(tmp_path / "official")
+    trust(monkeypatch, "fashion-mnist", files)
+    requested = serve(monkeypatch, {"http://mirror.invalid/a/" + f: b for f, b in files.items()})
+    typo = tmp_path / "dta"
+    with pytest.raises(DatasetError, match=f"data folder {typo} does not exist"):
+        FashionMNIST(typo)                                   # download=True: still no download
+    (tmp_path / "a_file").write_bytes(b"x")
+    with pytest.raises(DatasetError, match="is not a folder"):
+        FashionMNIST(tmp_path / "a_file")
+    assert not typo.exists() and requested == [] and leftovers(isolated) == []
+
+
+# ---------------------------------------------------------------- verification
+def test_files_found_on_disk_are_verified(tmp_path, monkeypatch):
+    files = make_all(tmp_path / "official")
+    trust(monkeypatch, "fashion-mnist", files)
+    data = tmp_path / "data"
+    data.mkdir()
+    for name, content in files.items():
+        (data / name).write_bytes(content)
+    assert len(FashionMNIST(data, download=False)) == 12      # the trusted files pass
+
+    labels = np.frombuffer(gzip.decompress(files[fetch.TRAIN_FILES[1]])[8:], np.uint8)
+    write_idx(data / fetch.TRAIN_FILES[1], np.roll(labels, 1))   # labels shifted by one
+    with pytest.raises(DatasetError, match="checksum mismatch for fashion-mnist train-labels") as info:
+        FashionMNIST(data, download=False)
+    assert str(data / fetch.TRAIN_FILES[1]) in str(info.value) and "verify=False" in str(info.value)
+    assert len(FashionMNIST(data, download=False, verify=False)) == 12  # your own files: opt out
+
+    (data / fetch.TRAIN_FILES[1]).write_bytes(files[fetch.TRAIN_FILES[1]])
+    for official, renamed in zip(fetch.TEST_FILES, fetch.TRAIN_FILES):  # test set renamed as train
+        (data / renamed).write_bytes(files[official])
+    with pytest.raises(DatasetError, match="wrong size for fashion-mnist train-images.*decompresses to"):
+        FashionMNIST(data, download=False)
+
+
+def test_verification_is_cached_by_path_size_and_mtime(tmp_path, monkeypatch):
+    files = make_all(tmp_path)
+    trust(monkeypatch, "mnist", files)
+    reads = []
+    real_md5 = fetch._md5
+    monkeypatch.setattr(fetch, "_md5", lambda chunks: reads.append(1) or real_md5(chunks))
+    MNIST(tmp_path, train=False, download=False)
+    assert len(reads) == 2                                    # one MD5 per file
+    MNIST(tmp_path, train=False, download=False)
+    assert len(reads) == 2                                    # remembered
+    label_file = tmp_path / fetch.TEST_FILES[1]
+    stat = label_file.stat()
+    write_idx(label_file, np.zeros(5, np.uint8))              # changed in place...
+    os.utime(label_file, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    with pytest.raises(DatasetError, match="checksum mismatch"):
+        MNIST(tmp_path, train=False, download=False)          # ...so checked again
+
+
+def test_verify_accepts_a_recompressed_copy(tmp_path, monkeypatch):
+    files = make_all(tmp_path / "official")
+    trust(monkeypatch, "fashion-mnist", files)
+    name = fetch.TEST_FILES[1]
+    repacked = tmp_path / name
+    repacked.write_bytes(gzip.compress(gzip.decompress(files[name]), compresslevel=1, mtime=12345))
+    assert repacked.read_bytes() != files[name]
+    assert fetch.verify(repacked, "fashion-mnist") == "content"  # same content, other gzip bytes
+    same_size = bytearray(gzip.decompress(files[name]))
+    same_size[-1] ^= 1                                         # one label changed
+    repacked.write_bytes(_gz(bytes(same_size)))
+    with pytest.raises(DatasetError, match="checksum mismatch"):
+        fetch.verify(repacked, "fashion-mnist")
+    repacked.write_bytes(_gz(b"\x00\x00\x08\x01\x00\x00\x00\x00"))
+    with pytest.raises(DatasetError, match="wrong size.*decompresses to 8 bytes, expected 13"):
+        fetch.verify(repacked, "fashion-mnist")
+
+
+def test_real_checksums_and_sizes_are_well_formed():
+    for source in fetch.SOURCES.values():
+        assert sorted(source.md5) == sorted(ALL_FILES) == sorted(source.sizes)
+        for pair in source.md5.values():
+            assert all(len(h) == 32 and int(h, 16) >= 0 for h in pair)
+        assert source.sizes["train-images-idx3-ubyte.gz"] == 16 + 60000 * 28 * 28
+        assert source.sizes["t10k-labels-idx1-ubyte.gz"] == 8 + 10000
+    assert fetch.SOURCES["fashion-mnist"].debian_dir == "usr/share/datasets/fashion-mnist"
+
+
+# ---------------------------------------------------------------- download (the library)
 def test_download_fetches_verifies_and_caches(tmp_path, monkeypatch, isolated):
     files = make_all(tmp_path / "official")
     trust(monkeypatch, "fashion-mnist", files)
@@ -272,10 +372,11 @@ def test_download_fetches_verifies_and_caches(tmp_path, monkeypatch, isolated):
     assert requested == []
 
 
-def test_download_into_root(tmp_path, monkeypatch):
+def test_download_into_an_existing_root(tmp_path, monkeypatch):
     files = make_all(tmp_path / "official")
     trust(monkeypatch, "mnist", files)
     serve(monkeypatch, {m + f: b for f, b in files.items() for m in fetch.SOURCES["mnist"].mirrors})
+    (tmp_path / "mine").mkdir()
     test = MNIST(tmp_path / "mine", train=False)
     assert test.folder == tmp_path / "mine" and len(test) == 5
 
@@ -290,31 +391,53 @@ def test_checksum_mismatch_leaves_nothing(tmp_path, monkeypatch, isolated):
         FashionMNIST()
     cache = isolated / ".cache" / "tinygrad_bn" / "fashion-mnist"
     assert "http://mirror.invalid/a/" + fetch.TRAIN_FILES[0] in str(info.value)
-    assert "Debian package" in str(info.value)  # the fallback was tried too (and failed here)
+    assert "scripts/fetch_data.py fashion-mnist" in str(info.value)  # where to go from here
+    assert leftovers(cache) == [fetch.TRAIN_FILES[1]]       # the good file only: no bad, no .part
+
+
+def test_ctrl_c_during_a_download_removes_the_partial_file(tmp_path, monkeypatch, isolated):
+    files = make_all(tmp_path / "official")
+    trust(monkeypatch, "fashion-mnist", files)
+
+    def interrupted(url, target, timeout=None, progress=None):
+        target.write(files[fetch.TRAIN_FILES[0]][:100])
+        target.flush()
+        assert [p.name for p in cache.iterdir() if p.name.endswith(".part")]  # it exists now
+        raise KeyboardInterrupt
+
+    cache = isolated / ".cache" / "tinygrad_bn" / "fashion-mnist"
+    monkeypatch.setattr(fetch, "_download_url", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        FashionMNIST()
     assert leftovers(cache) == []
 
 
-def test_verify_accepts_a_recompressed_copy(tmp_path, monkeypatch):
-    files = make_all(tmp_path / "official")
-    trust(monkeypatch, "fashion-mnist", files)
-    name = fetch.TEST_FILES[1]
-    repacked = tmp_path / name
-    repacked.write_bytes(gzip.compress(gzip.decompress(files[name]), compresslevel=1, mtime=12345))
-    assert repacked.read_bytes() != files[name]
-    fetch.verify(repacked, "fashion-mnist")     # same content, other gzip bytes: accepted
-    repacked.write_bytes(_gz(b"\x00\x00\x08\x01\x00\x00\x00\x00"))
-    with pytest.raises(DatasetError, match="checksum mismatch"):
-        fetch.verify(repacked, "fashion-mnist")
+def test_unwritable_cache_is_a_dataset_error_naming_it(tmp_path, monkeypatch):
+    # Tests run as root, for whom permission bits do not stop writes: a HOME below a regular
+    # file is a folder that nobody, root included, can create.
+    (tmp_path / "plain_file").write_bytes(b"")
+    monkeypatch.setenv("HOME", str(tmp_path / "plain_file" / "home"))
+    with pytest.raises(DatasetError) as info:
+        FashionMNIST()
+    expected = tmp_path / "plain_file" / "home" / ".cache" / "tinygrad_bn" / "fashion-mnist"
+    assert str(info.value).startswith(f"cannot create the data folder {expected}")
 
 
-def test_real_checksums_are_well_formed():
-    for source in fetch.SOURCES.values():
-        assert sorted(source.md5) == sorted(ALL_FILES)
-        for pair in source.md5.values():
-            assert all(len(h) == 32 and int(h, 16) >= 0 for h in pair)
-    assert fetch.SOURCES["fashion-mnist"].debian_dir == "usr/share/datasets/fashion-mnist"
+def test_the_library_never_runs_programs(tmp_path, monkeypatch, isolated):
+    """No apt-get (nor anything else) from a data set constructor, even when everything fails."""
+    started = []
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: started.append(a) or 1 / 0)
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: started.append(a) or 1 / 0)
+    monkeypatch.setattr(os, "system", lambda *a: started.append(a) or 1 / 0)
+    with pytest.raises(DatasetError, match="could not download fashion-mnist"):
+        FashionMNIST()
+    assert started == []
+    library = Path(fetch.__file__).parent
+    for source in library.glob("*.py"):
+        assert "subprocess" not in source.read_text(), source
 
 
+# ---------------------------------------------------------------- the fetch script
 def fake_apt(tmp_path, files, monkeypatch, lists_empty=True):
     """Stand-ins for apt-get and dpkg-deb: the .deb 'contains' `files` under debian_dir."""
     commands = []
@@ -342,62 +465,74 @@ def fake_apt(tmp_path, files, monkeypatch, lists_empty=True):
             return Done()
         raise AssertionError(f"unexpected command {cmd}")
 
-    monkeypatch.setattr(fetch, "_run", run)
-    monkeypatch.setattr(fetch.shutil, "which", lambda program: "/usr/bin/" + program)
-    monkeypatch.setattr(fetch.os, "geteuid", lambda: 0, raising=False)
+    monkeypatch.setattr(fetch_data, "run", run)
+    monkeypatch.setattr(fetch_data.shutil, "which", lambda program: "/usr/bin/" + program)
+    monkeypatch.setattr(fetch_data.os, "geteuid", lambda: 0, raising=False)
     return commands
 
 
-def test_debian_fallback_updates_lists_once_and_installs(tmp_path, monkeypatch, isolated, capsys):
+def test_script_debian_route_says_it_updates_lists_then_installs(tmp_path, monkeypatch, isolated, capsys):
     files = make_all(tmp_path / "official")
     trust(monkeypatch, "fashion-mnist", files)
     commands = fake_apt(tmp_path, files, monkeypatch)          # the URLs fail (isolated)
-    folder = fetch.download("fashion-mnist")
+    assert fetch_data.main(["fashion-mnist"]) == 0
     cache = isolated / ".cache" / "tinygrad_bn" / "fashion-mnist"
-    assert folder == cache and leftovers(cache) == sorted(ALL_FILES)  # work folder removed
+    assert leftovers(cache) == sorted(ALL_FILES)               # work folder removed
     assert commands == ["apt-get download", "apt-get update", "apt-get download", "dpkg-deb -x"]
+    out = capsys.readouterr()
+    assert out.out.strip() == str(cache)
+    err = out.err
+    assert err.index("running `apt-get update`") < err.index("refreshes the machine's package lists") \
+        < err.index("unpacking")                               # said before it was done
     assert len(FashionMNIST(train=False, download=False)) == 5
-    assert "apt-get update" in capsys.readouterr().err           # a person sees what happens
 
 
-def test_debian_fallback_rejects_bad_files(tmp_path, monkeypatch, isolated):
+def test_script_debian_route_rejects_bad_files(tmp_path, monkeypatch, isolated, capsys):
     files = make_all(tmp_path / "official")
     trust(monkeypatch, "fashion-mnist", files)
     bad = dict(files)
     bad[fetch.TEST_FILES[0]] = files[fetch.TRAIN_FILES[0]]
     fake_apt(tmp_path, bad, monkeypatch, lists_empty=False)
-    with pytest.raises(DatasetError, match="checksum mismatch"):
-        fetch.download("fashion-mnist", files=fetch.TEST_FILES)
-    assert leftovers(isolated / ".cache" / "tinygrad_bn" / "fashion-mnist") == []
+    assert fetch_data.main(["fashion-mnist"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: ") and "wrong size for fashion-mnist t10k-images" in err
+    cache = isolated / ".cache" / "tinygrad_bn" / "fashion-mnist"
+    assert ".debian-" not in " ".join(leftovers(cache)) and fetch.TEST_FILES[0] not in leftovers(cache)
 
 
-def test_debian_route_needs_apt(tmp_path, monkeypatch):
-    monkeypatch.setattr(fetch.shutil, "which", lambda program: None)
-    with pytest.raises(DatasetError, match="apt-get or dpkg-deb not found"):
-        fetch.download("fashion-mnist", tmp_path / "data")
-    with pytest.raises(DatasetError, match="no Debian package ships mnist"):
-        fetch.download("mnist", tmp_path / "data")
+def test_script_debian_route_needs_apt(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(fetch_data.shutil, "which", lambda program: None)
+    (tmp_path / "data").mkdir()
+    assert fetch_data.main(["fashion-mnist", "--root", str(tmp_path / "data")]) == 1
+    assert "apt-get or dpkg-deb not found" in capsys.readouterr().err
+    assert fetch_data.main(["mnist", "--root", str(tmp_path / "data")]) == 1
+    assert "could not download mnist" in capsys.readouterr().err
     assert leftovers(tmp_path / "data") == []
+    assert fetch_data.main(["mnist", "--root", str(tmp_path / "nowhere")]) == 1
+    assert f"data folder {tmp_path / 'nowhere'} does not exist" in capsys.readouterr().err
 
 
-def test_urls_first_then_no_debian(tmp_path, monkeypatch):
+def test_script_urls_first_then_no_debian(tmp_path, monkeypatch, capsys):
     files = make_all(tmp_path / "official")
     trust(monkeypatch, "fashion-mnist", files)
     serve(monkeypatch, {"http://mirror.invalid/a/" + f: b for f, b in files.items()})
     commands = fake_apt(tmp_path, files, monkeypatch)
-    fetch.download("fashion-mnist")
-    assert commands == []
+    (tmp_path / "data").mkdir()
+    assert fetch_data.main(["fashion-mnist", "--root", str(tmp_path / "data")]) == 0
+    assert commands == [] and leftovers(tmp_path / "data") == sorted(ALL_FILES)
 
 
-def test_cli_prints_folder(tmp_path, monkeypatch, capsys, isolated):
+def test_script_verifies_what_it_finds(tmp_path, monkeypatch, capsys, isolated):
     files = make_all(isolated / ".cache" / "tinygrad_bn" / "fashion-mnist")
     trust(monkeypatch, "fashion-mnist", files)
-    assert fetch.main(["fashion-mnist"]) == 0
+    assert fetch_data.main(["fashion-mnist"]) == 0
     out = capsys.readouterr()
     assert out.out.strip() == str(isolated / ".cache" / "tinygrad_bn" / "fashion-mnist")
     assert "verified" in out.err
-    assert fetch.main(["mnist"]) == 1                      # nothing anywhere, no route works
-    assert "could not fetch mnist" in capsys.readouterr().err
+    (isolated / ".cache" / "tinygrad_bn" / "fashion-mnist" / fetch.TEST_FILES[1]).write_bytes(
+        files[fetch.TRAIN_FILES[1]])
+    assert fetch_data.main(["fashion-mnist"]) == 1
+    assert "wrong size for fashion-mnist t10k-labels" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------- DataLoader
@@ -407,7 +542,7 @@ def pixels(n, seed=0):
 
 def test_loader_batches_shapes_dtypes_scaling(tmp_path, device):
     images, labels = make_split(tmp_path, n=10)
-    loader = DataLoader(FashionMNIST(tmp_path, download=False), batch_size=4, device=device)
+    loader = DataLoader(FashionMNIST(tmp_path, download=False, verify=False), batch_size=4, device=device)
     assert len(loader) == 3
     batches = list(loader)
     assert [x.shape for x, _ in batches] == [(4, 1, 28, 28), (4, 1, 28, 28), (2, 1, 28, 28)]
@@ -471,11 +606,19 @@ def test_seed_none_follows_manual_seed():
     np.testing.assert_array_equal(epoch_order(DataLoader(data, 8, shuffle=True)), first)
 
 
-def test_unshuffled_batches_are_views_of_one_converted_array():
-    loader = DataLoader((pixels(9), np.arange(9)), 4)
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_changing_a_batch_never_changes_the_data(shuffle):
+    images = pixels(9)
+    loader = DataLoader((images, np.arange(9)), 4, shuffle=shuffle, seed=0)
     assert loader.images.shape == (9, 1, 28, 28) and loader.images.dtype == np.float32
-    x, _ = next(iter(loader))
-    assert np.shares_memory(x.data, loader.images)
+    for x, y in loader:                        # a user normalising batches in place
+        x -= 0.5
+        x.array[...] = -1.0
+        y.array[...] = 0
+    for x, y in loader:                        # the next epoch sees the original data
+        np.testing.assert_array_equal(x.numpy(), images[y.numpy(), None] / np.float32(255))
+        assert not np.shares_memory(x.array, loader.images)
+    assert sorted(np.concatenate([y.numpy() for _, y in loader])) == list(range(9))
 
 
 def test_loader_accepts_generic_datasets():

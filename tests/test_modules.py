@@ -465,6 +465,73 @@ def test_load_state_dict_non_strict_skips_missing_and_unexpected():
     assert model[0].weight.dtype == np.float32
 
 
+def assert_unchanged(model, before):
+    after = model.state_dict()
+    assert list(after) == list(before)
+    for k in before:
+        assert after[k].dtype == before[k].dtype, k
+        np.testing.assert_array_equal(after[k], before[k], err_msg=k)
+
+
+def test_load_state_dict_is_all_or_nothing_and_names_each_bad_value(device):
+    tg.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2), nn.Linear(2, 2)).to(device)
+    before = model.state_dict()
+    sd = {k: v + 1 for k, v in before.items()}                      # every value would change...
+    sd["1.running_var"] = "1.0"                                     # ...but these cannot load
+    sd["2.bias"] = None
+    sd["1.num_batches_tracked"] = np.array(b"12")
+    with pytest.raises(RuntimeError) as info:
+        model.load_state_dict(sd)
+    lines = str(info.value).split("\n\t")
+    assert lines[0] == "Error(s) in loading state_dict for Sequential:"
+    assert len(lines) == 4
+    assert '"1.running_var"' in lines[1] and "got str '1.0'" in lines[1]
+    assert '"1.num_batches_tracked"' in lines[2] and "dtype |S2" in lines[2]
+    assert '"2.bias"' in lines[3] and "got NoneType" in lines[3]
+    assert_unchanged(model, before)                                 # not one tensor was touched
+    with pytest.raises(RuntimeError, match='"2.bias"'):
+        model.load_state_dict(sd, strict=False)                     # unusable values fail either way
+    assert_unchanged(model, before)
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("1.num_batches_tracked", 1.5, "value 1.5 cannot be stored in int64 (not a whole number)"),
+    ("1.num_batches_tracked", float("nan"), "not a whole number"),
+    ("1.num_batches_tracked", np.uint64(2 ** 63), "out of range for int64"),
+    ("1.num_batches_tracked", 2 ** 70, "Python objects"),
+    ("0.bias", np.array([1e300, 0.0]), "value 1e+300 overflows float32"),
+    ("0.bias", np.array([1 + 2j, 0]), "complex values"),
+    ("0.weight", [[1.0, 2.0, 3.0], [4.0, 5.0]], "cannot be read as an array"),
+    ("0.weight", np.zeros((3, 2), np.float32), "size mismatch for 0.weight"),
+])
+def test_load_state_dict_refuses_values_that_change_meaning(key, value, words):
+    model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    before = model.state_dict()
+    sd = {k: np.ones_like(v) for k, v in before.items()}
+    sd[key] = value
+    with pytest.raises(RuntimeError) as info:
+        model.load_state_dict(sd)
+    assert words in str(info.value) and key in str(info.value)
+    assert_unchanged(model, before)
+
+
+def test_load_state_dict_casts_what_keeps_its_meaning_and_bumps_versions():
+    model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    versions = [t._version.version for _, t in model._state_items()]
+    sd = {k: v.astype(np.float64) for k, v in model.state_dict().items()}
+    sd["1.num_batches_tracked"] = np.array(158.0)                  # a whole float into int64
+    sd["1.running_mean"] = np.array([True, False])                 # bools into float32
+    sd["0.bias"] = np.array([1, -2], np.int32)
+    model.load_state_dict(sd)
+    assert model[1].num_batches_tracked.item() == 158
+    assert model[1].num_batches_tracked.dtype == np.int64 and model[0].bias.dtype == np.float32
+    np.testing.assert_array_equal(model[1].running_mean.numpy(), [1.0, 0.0])
+    np.testing.assert_array_equal(model[0].bias.numpy(), [1.0, -2.0])
+    # as PyTorch's copy_ under no_grad: each tensor's version counter moved
+    assert all(t._version.version > v for (_, t), v in zip(model._state_items(), versions))
+
+
 # ================================================================ batch norm running statistics
 def bn_numpy(x, mean, var, weight=None, bias=None, eps=1e-5):
     shape = (1, -1) + (1,) * (x.ndim - 2)

@@ -357,6 +357,89 @@ def test_state_dict_round_trip_continues_identically(device, rng, opt_class, opt
         np.testing.assert_array_equal(value, saved[name])
 
 
+def optimizer_snapshot(opt):
+    groups = [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
+    state = {id(p): {k: (v.numpy().copy() if isinstance(v, tg.Tensor) else v) for k, v in s.items()}
+             for p, s in opt.state.items()}
+    return groups, state, [list(map(id, g["params"])) for g in opt.param_groups]
+
+
+def assert_same_snapshot(a, b):
+    assert a[0] == b[0] and a[2] == b[2] and a[1].keys() == b[1].keys()
+    for pid in a[1]:
+        assert a[1][pid].keys() == b[1][pid].keys()
+        for k in a[1][pid]:
+            np.testing.assert_array_equal(a[1][pid][k], b[1][pid][k])
+
+
+def trained_sgd(momentum=0.9):
+    p, q = make_param(np.ones((2, 3)), "cpu"), make_param(np.ones(4), "cpu")
+    opt = optim.SGD([p, q], lr=0.1, momentum=momentum)
+    set_grad(p, np.ones((2, 3)))
+    set_grad(q, np.ones(4))
+    opt.step()
+    return opt
+
+
+def test_load_state_dict_of_another_optimizer_is_refused_at_load():
+    sgd_state = trained_sgd().state_dict()
+    p, q = make_param(np.ones((2, 3)), "cpu"), make_param(np.ones(4), "cpu")
+    adam = optim.Adam([p, q], lr=1e-3)
+    before = optimizer_snapshot(adam)
+    with pytest.raises(ValueError) as info:
+        adam.load_state_dict(sgd_state)
+    message = str(info.value)
+    assert message.startswith("Error(s) in loading state_dict for Adam:")
+    assert "parameter group 0 has no option 'betas', 'eps', 'decoupled_weight_decay'" in message
+    assert_same_snapshot(before, optimizer_snapshot(adam))
+
+
+@pytest.mark.parametrize("index, key, value, words", [
+    (0, "momentum_buffer", np.ones(6, np.float32), "shape (6,); expected the parameter's shape (2, 3)"),
+    (1, "momentum_buffer", "fast", "expected an array or a number, got str"),
+    (1, "momentum_buffer", np.array([1, None, 2, 3], dtype=object), "Python objects"),
+    (0, "momentum_buffer", np.full((2, 3), 1e40), "overflows float32"),
+])
+def test_load_state_dict_checks_every_state_value_and_changes_nothing(index, key, value, words):
+    saved = trained_sgd().state_dict()
+    saved["param_groups"][0]["lr"] = 0.5             # would change too, if the load went through
+    saved["state"][index][key] = value
+    opt = trained_sgd()
+    opt.step()
+    before = optimizer_snapshot(opt)
+    with pytest.raises(ValueError) as info:
+        opt.load_state_dict(saved)
+    assert f"state of parameter {index}" in str(info.value) and f"'{key}'" in str(info.value)
+    assert words in str(info.value)
+    assert_same_snapshot(before, optimizer_snapshot(opt))
+    assert opt.param_groups[0]["lr"] == 0.1
+
+
+def test_load_state_dict_checks_group_options_and_indices():
+    saved = trained_sgd().state_dict()
+    saved["param_groups"][0]["lr"] = -1.0
+    saved["state"][7] = {"momentum_buffer": np.ones(4, np.float32)}
+    opt = trained_sgd()
+    with pytest.raises(ValueError) as info:
+        opt.load_state_dict(saved)
+    assert "parameter group 0: Invalid learning rate value: -1.0" in str(info.value)
+    assert "parameter index 7" in str(info.value)
+    assert opt.param_groups[0]["lr"] == 0.1
+
+
+def test_loaded_state_is_a_copy_on_the_right_device(device):
+    p = make_param(np.ones(3), device)
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+    buffer = np.full(3, 2.0, np.float32)
+    opt.load_state_dict({"state": {0: {"momentum_buffer": buffer, "note": None, "step": 3}},
+                         "param_groups": [{**opt.state_dict()["param_groups"][0]}]})
+    loaded = opt.state[p]["momentum_buffer"]
+    assert isinstance(loaded, tg.Tensor) and loaded.device == device and loaded.dtype == np.float32
+    buffer[...] = 5.0                                # the caller's array is not the state
+    np.testing.assert_array_equal(loaded.numpy(), [2.0, 2.0, 2.0])
+    assert opt.state[p]["note"] is None and opt.state[p]["step"] == 3
+
+
 def test_load_state_dict_mismatch_raises():
     a, b = make_param([1.0], "cpu"), make_param([2.0], "cpu")
     state = optim.SGD([a, b], lr=0.1).state_dict()

@@ -1,6 +1,13 @@
 """tg.save / tg.load: exact round trips, the on-disk format, atomic writes, no pickles."""
+import io
 import math
 import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import zipfile
 
 import numpy as np
 import pytest
@@ -170,8 +177,10 @@ class Booby:
 def test_load_refuses_pickled_object_arrays(tmp_path):
     path = tmp_path / "evil.npz"
     np.savez(path, weight=np.ones(2), payload=np.array([Booby()], dtype=object))
-    with pytest.raises(ValueError, match="'payload' is a pickled object array"):
+    with pytest.raises(serialization.CheckpointError, match="'payload' holds Python objects") as info:
         load(path)
+    assert str(info.value).startswith(f"not a tinygrad_bn checkpoint: {path}")
+    assert "pickle" not in str(info.value).replace(str(path), "").lower()
     assert UNPICKLED == []
 
 
@@ -228,3 +237,131 @@ def test_save_replaces_existing_file(tmp_path):
     save({"epoch": 2}, path)
     assert load(path) == {"epoch": 2}
     assert os.listdir(tmp_path) == ["ckpt.npz"]
+
+
+# ---------------------------------------------------------------- a flat state_dict is its keys
+def test_flat_state_dict_file_holds_exactly_its_keys(tmp_path):
+    model = tg.nn.Sequential(tg.nn.Linear(3, 2), tg.nn.BatchNorm1d(2))
+    state = model.state_dict()
+    save(state, tmp_path / "model.npz")
+    with np.load(tmp_path / "model.npz", allow_pickle=False) as npz:
+        assert npz.files == list(state)                     # the keys, in order, nothing else
+    loaded = load(tmp_path / "model.npz")
+    assert_same(dict(state), loaded)
+    model.load_state_dict(loaded)
+    # a nested object (or a dict with a non-array value) keeps the structure entry
+    save({"model": state, "epoch": 1}, tmp_path / "nested.npz")
+    with np.load(tmp_path / "nested.npz") as npz:
+        assert serialization.STRUCTURE_KEY in npz.files
+    save({"w": np.ones(2), "n": 3}, tmp_path / "mixed.npz")
+    assert load(tmp_path / "mixed.npz")["n"] == 3
+
+
+# ---------------------------------------------------------------- what is not a checkpoint
+def not_a_checkpoint(path):
+    with pytest.raises(serialization.CheckpointError) as info:
+        load(path)
+    message = str(info.value)
+    assert message.startswith(f"not a tinygrad_bn checkpoint: {path}"), message
+    assert "pickle" not in message.replace(str(path), "").lower()
+    assert "\n" not in message
+    return message
+
+
+def test_load_refuses_random_bytes_pickles_and_truncated_files(tmp_path):
+    (tmp_path / "random.npz").write_bytes(np.random.default_rng(0).bytes(4000))
+    not_a_checkpoint(tmp_path / "random.npz")
+    (tmp_path / "model.pkl").write_bytes(pickle.dumps({"w": [1.0, 2.0]}))
+    not_a_checkpoint(tmp_path / "model.pkl")
+    (tmp_path / "empty.npz").write_bytes(b"")
+    not_a_checkpoint(tmp_path / "empty.npz")
+    save({"w": np.arange(1000.0), "epoch": 3}, tmp_path / "good.npz")
+    data = (tmp_path / "good.npz").read_bytes()
+    for cut in (len(data) // 2, len(data) - 10):           # a copy cut short
+        (tmp_path / "cut.npz").write_bytes(data[:cut])
+        not_a_checkpoint(tmp_path / "cut.npz")
+    with pytest.raises(FileNotFoundError):
+        load(tmp_path / "missing.npz")
+
+
+def test_load_refuses_members_that_are_not_npy_arrays(tmp_path):
+    path = tmp_path / "odd.npz"
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.zeros(2, np.float32))
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("1.running_mean.npy", buffer.getvalue())
+        archive.writestr("1.num_batches_tracked", b"12")    # raw bytes, not an array
+    assert "member '1.num_batches_tracked' is not a .npy array" in not_a_checkpoint(path)
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("w.npy", b"\x93NUMPY garbage")
+    assert "entry 'w' is not a valid .npy array" in not_a_checkpoint(path)
+
+
+def test_corrupt_structure_entry_names_the_path(tmp_path):
+    path = tmp_path / "bad.npz"
+    np.savez(path, **{serialization.STRUCTURE_KEY: np.array('{"dict": [["epoch", 3]')})
+    assert "corrupt structure entry" in not_a_checkpoint(path)
+    np.savez(path, **{serialization.STRUCTURE_KEY: np.array([1.0, 2.0])})
+    assert "corrupt structure entry" in not_a_checkpoint(path)
+    np.savez(path, **{serialization.STRUCTURE_KEY: np.array('{"dict": 5}')})
+    not_a_checkpoint(path)
+
+
+# ---------------------------------------------------------------- symlinks and killed saves
+def test_save_through_a_symlink_replaces_its_target(tmp_path):
+    (tmp_path / "runs").mkdir()
+    target = tmp_path / "runs" / "real.npz"
+    save({"epoch": 1}, target)
+    link = tmp_path / "latest.npz"
+    link.symlink_to(os.path.join("runs", "real.npz"))       # a relative link
+    save({"epoch": 2}, link)
+    assert link.is_symlink() and os.readlink(link) == os.path.join("runs", "real.npz")
+    assert load(target) == {"epoch": 2} and load(link) == {"epoch": 2}
+    assert leftover_files(tmp_path) == [] and leftover_files(tmp_path / "runs") == []
+    dangling = tmp_path / "dangling.npz"
+    dangling.symlink_to(tmp_path / "runs" / "new.npz")
+    save({"epoch": 3}, dangling)
+    assert dangling.is_symlink() and load(tmp_path / "runs" / "new.npz") == {"epoch": 3}
+
+
+SLOW_SAVE = textwrap.dedent("""
+    import sys, time
+    import numpy as np
+    import tinygrad_bn as tg
+    real = np.lib.format.write_array
+    def slow(fp, array, **kwargs):
+        real(fp, array, **kwargs)
+        print("writing", flush=True)
+        time.sleep(60)
+    np.lib.format.write_array = slow
+    tg.save({"w": np.zeros(100000, np.float32)}, sys.argv[1])
+""")
+
+
+def test_temp_file_of_a_killed_save_is_removed_by_the_next_save(tmp_path):
+    path = tmp_path / "ckpt.npz"
+    save({"w": np.ones(3, np.float32)}, path)
+    old = path.read_bytes()
+    for _ in range(2):  # two saves killed with SIGKILL in the middle of writing
+        child = subprocess.Popen([sys.executable, "-c", SLOW_SAVE, str(path)], stdout=subprocess.PIPE,
+                                 text=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        assert child.stdout.readline().strip() == "writing"
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        child.stdout.close()
+        # only the last killed save's file is left: the second save removed the first one's
+        (stale,) = leftover_files(tmp_path)
+        assert stale.startswith(f".ckpt.npz.{child.pid}.")
+        assert path.read_bytes() == old                     # the old file is intact
+    # a save in progress in a live process is not disturbed
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / f".ckpt.npz.{live.pid}.0123abcd.tmp").write_bytes(b"in progress")
+        (tmp_path / ".other.npz.99999999.0123abcd.tmp").write_bytes(b"another file's")
+        save({"w": np.zeros(3, np.float32)}, path)
+        assert leftover_files(tmp_path) == [f".ckpt.npz.{live.pid}.0123abcd.tmp",
+                                            ".other.npz.99999999.0123abcd.tmp"]
+    finally:
+        live.kill()
+        live.wait()
+    np.testing.assert_array_equal(load(path)["w"], np.zeros(3, np.float32))

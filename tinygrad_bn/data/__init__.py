@@ -5,9 +5,9 @@
     for images, labels in train:   # (128, 1, 28, 28) float32 in [0, 1], (128,) int64
         ...
 
-Where the files come from, and how they are fetched on a machine without internet, is in
-``fetch.py`` (``python -m tinygrad_bn.data.fetch fashion-mnist``). `fetch` is not imported
-here so that running it with ``-m`` does not import it twice.
+Where the files are looked for, and how they are verified and downloaded, is in ``fetch.py``.
+On a machine without internet, ``python scripts/fetch_data.py fashion-mnist`` (``make data``)
+also gets them from Debian's package; the library itself never runs other programs.
 """
 from .datasets import MNIST, FashionMNIST
 from .idx import DatasetError, read_idx

@@ -6,6 +6,7 @@ is the `DataLoader`'s job.
 """
 from __future__ import annotations
 
+from . import fetch
 from .idx import IMAGES_MAGIC, LABELS_MAGIC, DatasetError, read_idx
 
 
@@ -14,16 +15,21 @@ class MNIST:
 
     The files are looked for in `root`, ``$TINYGRAD_BN_DATA``, ``~/.cache/tinygrad_bn/mnist``
     and ``/usr/share/datasets/mnist`` (each folder, then its ``mnist/`` subfolder for the first
-    two); with ``download=True`` missing files are fetched and checked against the official MD5
-    (see ``tinygrad_bn/data/fetch.py``). Files found on disk are not checksummed, only parsed
-    and checked for shape, so small hand-made IDX files work too.
+    two). Wherever they are found, they are verified against the official size and MD5 (once
+    per process; see ``tinygrad_bn/data/fetch.py``), so a truncated file, shifted labels or the
+    test set renamed as the training set are refused. With ``download=True``, files found
+    nowhere are downloaded from the official URLs (only: ``python scripts/fetch_data.py NAME``
+    can also use an OS package). Constructing a data set never runs other programs.
 
     Args:
-        root (str or os.PathLike, optional): a folder to look in first, and to download into
-            (default: None, download into ``~/.cache/tinygrad_bn/mnist``).
+        root (str or os.PathLike, optional): an existing folder to look in first, and to
+            download into (default: None, download into ``~/.cache/tinygrad_bn/mnist``). A
+            `root` that does not exist is an error, not a new folder.
         train (bool, optional): the 60,000 training images, else the 10,000 test images
             (default: True).
-        download (bool, optional): fetch the files when they are found nowhere (default: True).
+        download (bool, optional): download the files when they are found nowhere (default: True).
+        verify (bool, optional): check the files against the official size and MD5 (default:
+            True). False reads any valid IDX files of the right names, e.g. your own small ones.
 
     Attributes:
         images (np.ndarray): uint8, (N, 28, 28), values 0..255 (read-only).
@@ -32,8 +38,9 @@ class MNIST:
         folder (pathlib.Path): where the files were read from.
 
     Raises:
-        DatasetError (a ValueError): files missing with ``download=False`` (the message lists
-            where it looked), a failed download, or a corrupt file (the message names it).
+        DatasetError (a ValueError): `root` missing, files missing with ``download=False`` (the
+            message lists where it looked), a failed download, an unwritable cache folder, or a
+            file that fails verification or is corrupt (the message names it).
 
     Example:
         >>> test = MNIST(train=False)
@@ -47,22 +54,31 @@ class MNIST:
                "5 - five", "6 - six", "7 - seven", "8 - eight", "9 - nine"]
     image_size = (28, 28)
 
-    def __init__(self, root=None, train: bool = True, download: bool = True):
-        # imported here, not at the top, so that `python -m tinygrad_bn.data.fetch` does not
-        # find its own module already imported by the package (runpy warns about that)
-        from . import fetch
-
-        self.root, self.train = root, bool(train)
+    def __init__(self, root=None, train: bool = True, download: bool = True, verify: bool = True):
+        self.root, self.train, self.verify = root, bool(train), bool(verify)
         files = fetch.TRAIN_FILES if self.train else fetch.TEST_FILES
-        folder = fetch.find(self.name, root, files)
+        folder = fetch.find(self.name, root, files)  # a missing root raises here
         if folder is None:
             if not download:
                 places = "\n  ".join(str(d) for d in fetch.search_dirs(self.name, root))
                 raise DatasetError(
                     f"{type(self).__name__}: {' and '.join(files)} not found. Looked in:\n  {places}\n"
                     f"Pass download=True, set ${fetch.ENV_VAR} to a folder that holds them, or run "
-                    f"`python -m tinygrad_bn.data.fetch {self.name}`.")
-            folder = fetch.download(self.name, root, files)
+                    f"`{fetch.FETCH_COMMAND} {self.name}`.")
+            try:
+                folder = fetch.download(self.name, root, files)
+            except DatasetError as e:
+                if not str(e).startswith("could not download"):
+                    raise  # the folder itself is the problem
+                raise DatasetError(f"{e}\nWithout internet, `{fetch.FETCH_COMMAND} {self.name}` "
+                                   "may find another way (e.g. an OS package).") from None
+        if self.verify:
+            for filename in files:
+                try:
+                    fetch.verify(folder / filename, self.name)
+                except DatasetError as e:
+                    raise DatasetError(f"{e}; pass verify=False to read IDX files that are not "
+                                       "the official release") from None
         self.folder = folder
         self.images, self.labels = self._load(folder / files[0], folder / files[1])
 
@@ -99,7 +115,7 @@ class FashionMNIST(MNIST):
     Same arguments, attributes and files as `MNIST`, looked for under the name
     ``fashion-mnist`` (so ``~/.cache/tinygrad_bn/fashion-mnist``, and
     ``/usr/share/datasets/fashion-mnist``, where Debian's ``dataset-fashion-mnist`` package puts
-    them). When downloading, the official URLs are tried first, then that Debian package.
+    them; ``python scripts/fetch_data.py fashion-mnist`` fetches that package without installing it).
 
     Example:
         >>> train = FashionMNIST()

@@ -31,7 +31,10 @@ import warnings
 from collections import defaultdict
 from typing import Any, Callable, Iterable
 
+import numpy as np
+
 from .. import autograd, backend
+from ..nn.modules.state import StateValueError, as_numeric_array, convert
 from ..tensor import Tensor
 
 
@@ -169,34 +172,76 @@ class Optimizer:
         The optimizer must have been built over parameters with the same group structure; the
         i-th saved parameter's state goes to this optimizer's i-th parameter, as a copy moved
         onto that parameter's device (floating arrays converted to the parameter's dtype).
+
+        All or nothing: everything is checked first -- the group structure, that every saved
+        group has all of this optimizer's options with valid values (an SGD state_dict lacks
+        Adam's ``betas`` and ``eps``), and that every state value is a number, None, or a numeric
+        array that is 0-d or of its parameter's shape and castable to its dtype -- and only then
+        is the optimizer changed. On error it is unchanged.
+
+        Raises:
+            ValueError: "Error(s) in loading state_dict for <Optimizer>", listing every problem,
+                each naming its parameter group or parameter index and key.
         """
         if not isinstance(state_dict, dict) or not {"state", "param_groups"} <= state_dict.keys():
             raise ValueError("an optimizer state_dict is a dict with 'state' and 'param_groups'")
-        saved_groups = state_dict["param_groups"]
+        saved_groups, saved_state = state_dict["param_groups"], state_dict["state"]
+        if not isinstance(saved_groups, (list, tuple)) or not all(isinstance(g, dict) for g in saved_groups):
+            raise ValueError(f"'param_groups' of an optimizer state_dict is a list of dicts, got "
+                             f"{type(saved_groups).__name__} {saved_groups!r:.60}")
+        if not isinstance(saved_state, dict):
+            raise ValueError(f"'state' of an optimizer state_dict is a dict, got "
+                             f"{type(saved_state).__name__}")
         if len(saved_groups) != len(self.param_groups):
             raise ValueError(f"loaded state dict has {len(saved_groups)} parameter groups, "
                              f"but the optimizer has {len(self.param_groups)}")
-        param_of: dict[int, Tensor] = {}
+
+        errors, param_of, groups = [], {}, []
         for i, (group, saved) in enumerate(zip(self.param_groups, saved_groups)):
-            if len(saved["params"]) != len(group["params"]):
-                raise ValueError(f"parameter group {i} of the loaded state dict has "
-                                 f"{len(saved['params'])} parameters, but the optimizer's has "
-                                 f"{len(group['params'])}")
-            for index, p in zip(saved["params"], group["params"]):
+            indices = saved.get("params")
+            if not isinstance(indices, (list, tuple)):
+                errors.append(f"parameter group {i} has no 'params' list of indices")
+                continue
+            if len(indices) != len(group["params"]):
+                errors.append(f"parameter group {i} of the loaded state dict has {len(indices)} "
+                              f"parameters, but the optimizer's has {len(group['params'])}")
+                continue
+            for index, p in zip(indices, group["params"]):
                 param_of[index] = p
+            options = {k: v for k, v in saved.items() if k != "params"}
+            lacking = [name for name in self.defaults if name not in options]
+            if lacking:
+                errors.append(f"parameter group {i} has no option {', '.join(map(repr, lacking))} "
+                              f"that {type(self).__name__} needs (a state_dict of another optimizer?)")
+                continue
+            try:
+                self._validate_group(options)
+            except (ValueError, TypeError) as err:
+                errors.append(f"parameter group {i}: {err}")
+                continue
+            groups.append({**options, "params": group["params"]})
 
         state: defaultdict[Tensor, dict] = defaultdict(dict)
-        for index, saved_state in state_dict["state"].items():
-            if index not in param_of:
-                raise ValueError(f"loaded state refers to parameter index {index!r}, which no "
-                                 "parameter group lists")
+        for index, saved_values in saved_state.items():
+            if isinstance(index, bool) or index not in param_of:
+                errors.append(f"state refers to parameter index {index!r}, which no parameter "
+                              "group lists")
+                continue
+            if not isinstance(saved_values, dict):
+                errors.append(f"state of parameter {index} is {type(saved_values).__name__}, not a dict")
+                continue
             p = param_of[index]
-            state[p] = {name: _onto_param(value, p) for name, value in saved_state.items()}
+            for name, value in saved_values.items():
+                try:
+                    state[p][name] = _onto_param(value, p)
+                except StateValueError as err:
+                    errors.append(f"state of parameter {index} (shape {p.shape}), {name!r}: {err}")
+        if errors:
+            raise ValueError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
+                             + "\n\t".join(errors))
 
         # Options come from the file; the parameters stay this optimizer's own tensors.
-        self.param_groups = [{**{k: v for k, v in saved.items() if k != "params"},
-                              "params": group["params"]}
-                             for group, saved in zip(self.param_groups, saved_groups)]
+        self.param_groups = groups
         self.state = state
 
     def __repr__(self) -> str:
@@ -218,14 +263,19 @@ def _numpy_copy(value):
 
 def _onto_param(value, p: Tensor):
     """A saved state value as a fresh Tensor on `p`'s device (floating arrays take p's dtype);
-    plain numbers stay as they are."""
-    if isinstance(value, Tensor):
-        value = value.array
-    if not backend.is_array(value):
+    plain numbers and None stay as they are. Raises StateValueError for anything else, and for
+    an array that is neither 0-d (a step count) nor of p's shape, or that p's dtype cannot hold."""
+    if value is None or (isinstance(value, (bool, int, float)) and not isinstance(value, np.generic)):
         return value
-    array = backend.to_numpy(value)
+    array = as_numeric_array(value)
+    if array.ndim != 0 and tuple(array.shape) != p.shape:
+        raise StateValueError(f"an array of shape {tuple(array.shape)}; expected the parameter's "
+                              f"shape {p.shape} (or a 0-d value)")
     dtype = p.dtype if array.dtype.kind == "f" else array.dtype
-    return Tensor._wrap(backend.get_array_module(p.device).array(array, dtype=dtype))  # copies
+    converted = convert(array, dtype, p.device)
+    if converted is array:
+        converted = converted.copy()  # never share memory with the caller's state_dict
+    return Tensor._wrap(converted)
 
 
 def _check_nonnegative(name: str, value) -> None:

@@ -15,7 +15,7 @@ registration order. Names are dotted paths: ``'features.0.weight'``.
 """
 from __future__ import annotations
 
-from collections import OrderedDict, namedtuple
+from collections import OrderedDict
 from typing import Callable, Iterator
 
 import numpy as np
@@ -23,8 +23,7 @@ import numpy as np
 from ... import backend, validate
 from ...tensor import Tensor
 from ..parameter import Parameter
-
-_IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+from .state import load_module_state
 
 
 class Module:
@@ -282,62 +281,28 @@ class Module:
     def load_state_dict(self, state_dict, strict: bool = True):
         """Copy the values of `state_dict` into this module's parameters and buffers.
 
-        Each value (a NumPy or CuPy array, a Tensor, or anything ``np.asarray`` accepts) is
-        copied into the existing tensor, which keeps its dtype and device; the module never
-        holds the caller's arrays. Every key is checked before any value is copied, so a failed
-        load leaves the module unchanged.
+        Each value (a NumPy or CuPy array, a Tensor, or a number or nested list of numbers) is
+        copied into the existing tensor, which keeps its identity, dtype and device; the module
+        never holds the caller's arrays. All or nothing: every value is checked and converted
+        first (present, numeric, the right shape, castable to the tensor's dtype without changing
+        its meaning: see ``state.py``), and only then copied, so a failed load leaves the module
+        unchanged.
 
         Args:
             state_dict (dict): name -> value, e.g. from ``state_dict()``, ``tg.load`` or
                 ``{k: v.numpy() for k, v in torch_model.state_dict().items()}``.
             strict (bool, optional): require the keys to match this module's exactly. With
                 False, missing and unexpected keys are skipped (and returned); a shape mismatch
-                is an error either way, as in PyTorch. (default: True)
+                or an unusable value is an error either way, as in PyTorch. (default: True)
 
         Returns:
             A named tuple ``(missing_keys, unexpected_keys)`` of lists of names.
 
         Raises:
-            RuntimeError: listing ALL missing keys, unexpected keys and shape mismatches at once.
+            RuntimeError: "Error(s) in loading state_dict for <Module>", listing ALL missing keys,
+                unexpected keys, shape mismatches and unusable values at once, each by its key.
         """
-        if not hasattr(state_dict, "keys") or not hasattr(state_dict, "__getitem__"):
-            raise TypeError(f"expected a dict for state_dict, got {type(state_dict).__name__}")
-        if not isinstance(strict, bool):
-            raise TypeError(f"strict must be a bool, got {strict!r}")
-        own = OrderedDict(self._state_items())
-        missing = [name for name in own if name not in state_dict]
-        unexpected = [name for name in state_dict.keys() if name not in own]
-
-        sources, mismatches = {}, []
-        for name, target in own.items():
-            if name not in state_dict:
-                continue
-            value = state_dict[name]
-            array = value.array if isinstance(value, Tensor) else value
-            if not backend.is_array(array):
-                array = np.asarray(array)
-            if tuple(array.shape) != target.shape:
-                mismatches.append(f"size mismatch for {name}: copying a value of shape "
-                                  f"{tuple(array.shape)} from the state_dict, the shape in the "
-                                  f"current model is {target.shape}.")
-            sources[name] = array
-
-        errors = list(mismatches)
-        if strict and unexpected:
-            errors.insert(0, "Unexpected key(s) in state_dict: "
-                          + ", ".join(f'"{k}"' for k in unexpected) + ".")
-        if strict and missing:
-            errors.insert(0, "Missing key(s) in state_dict: "
-                          + ", ".join(f'"{k}"' for k in missing) + ".")
-        if errors:
-            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"
-                               + "\n\t".join(errors))
-
-        for name, array in sources.items():
-            target = own[name]
-            # in place: the tensor keeps its identity (optimizers hold it), dtype and device
-            target.array[...] = backend.to_device(array, target.device)
-        return _IncompatibleKeys(missing, unexpected)
+        return load_module_state(self, state_dict, strict)
 
     # ------------------------------------------------------------ devices and dtypes
     def _apply(self, fn: Callable) -> Module:

@@ -34,8 +34,8 @@ CONV = [((2, 2, 6, 6), (3, 2, 3, 3), dict(stride=2, padding=1)),
 @pytest.mark.parametrize("x_shape,w_shape,kw", CONV)
 def test_conv2d_second_and_third_derivatives(x_shape, w_shape, kw, device, path):  # noqa: F811
     rng = np.random.default_rng(0)
-    x, w, b = t64(rng.standard_normal(x_shape), device), t64(rng.standard_normal(w_shape), device), \
-        t64(rng.standard_normal(w_shape[0]), device)
+    x, w = t64(rng.standard_normal(x_shape), device), t64(rng.standard_normal(w_shape), device)
+    b = t64(rng.standard_normal(w_shape[0]), device)
     assert tg.gradgradcheck(lambda x, w, b: F.conv2d(x, w, b, **kw), [x, w, b])
     G = t64(rng.standard_normal(F.conv2d(x, w, **kw).shape), device)
     first = lambda x, w, G: autograd.grad(F.conv2d(x, w, **kw), [x, w], G, create_graph=True)  # noqa: E731

@@ -9,6 +9,7 @@ behind a small function (``scatter_add``), never with an ``if cupy`` inside an o
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 

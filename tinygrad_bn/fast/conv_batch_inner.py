@@ -87,7 +87,9 @@ class Conv2dBatchInner:
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
         (N, C, H, W), out_size = ctx.x_shape, grad.shape[2:]
-        stride, padding, dilation, groups = (ctx.geometry[k] for k in ("stride", "padding", "dilation", "groups"))
+        geometry = ctx.geometry
+        stride, padding = geometry["stride"], geometry["padding"]
+        dilation, groups = geometry["dilation"], geometry["groups"]
         xp, (O, _, kh, kw) = ctx.xp, weight.shape
         g = xp.ascontiguousarray(grad.transpose(1, 2, 3, 0)).reshape(groups, O // groups, -1)
         dx = dw = db = None

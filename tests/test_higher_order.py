@@ -81,8 +81,9 @@ def test_batch_norm_second_order_equals_the_composed_reference(shape, affine, tr
         assert (fused is None) == (composed is None)
         if fused is not None:
             assert tg.relative_error(fused, composed) < 1e-10
-    assert tg.gradgradcheck(lambda x, *wb: F.batch_norm(x, tg.Tensor(rm), tg.Tensor(rv), *wb,
-                                                         training=training), [x] + wb)
+    def bn(x, *wb):
+        return F.batch_norm(x, tg.Tensor(rm), tg.Tensor(rv), *wb, training=training)
+    assert tg.gradgradcheck(bn, [x] + wb)
 
 
 @pytest.mark.parametrize("shape,normalized", [((6, 5), (5,)), ((4, 3, 5), (5,)), ((3, 2, 4, 4), (4, 4))])

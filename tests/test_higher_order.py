@@ -81,6 +81,7 @@ def test_batch_norm_second_order_equals_the_composed_reference(shape, affine, tr
         assert (fused is None) == (composed is None)
         if fused is not None:
             assert tg.relative_error(fused, composed) < 1e-10
+
     def bn(x, *wb):
         return F.batch_norm(x, tg.Tensor(rm), tg.Tensor(rv), *wb, training=training)
     assert tg.gradgradcheck(bn, [x] + wb)

@@ -33,6 +33,7 @@ def parse_args(argv=None):
     p.add_argument("--warmup", type=int, default=5)
     p.add_argument("--profile", action="store_true", help="time per op forward/backward")
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
+    p.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs (separate processes)")
     p.add_argument("--memory-only", choices=["ours", "torch"], help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
@@ -208,7 +209,7 @@ def main(args):
     results = {}
     for r in runners:
         step = statistics.median(times[r.name])
-        peak = peak_memory("ours" if r.name == "tinygrad_bn" else "torch")
+        peak = float("nan") if args.no_memory else peak_memory("ours" if r.name == "tinygrad_bn" else "torch")
         results[r.name] = args.batch_size / step
         unit = "peak RSS" if args.device == "cpu" else "peak GPU pool"
         print(f"{r.name:>12}: {args.batch_size / step:9.0f} examples/s   median step {step * 1e3:7.2f} ms"

@@ -6,10 +6,7 @@ from tinygrad_bn import backend
 from tinygrad_bn.autograd import saved_nbytes  # noqa: F401  (re-exported for the benchmarks)
 
 
-def synchronize(device):
-    """Wait for the GPU to finish (timings of asynchronous CuPy work would otherwise lie)."""
-    if device == "cuda":
-        backend.get_array_module("cuda").cuda.Device().synchronize()
+synchronize = backend.synchronize  # wait for the GPU before reading a clock
 
 
 def median_ms(fn, device="cpu", repeats=20, warmup=3):

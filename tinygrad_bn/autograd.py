@@ -354,17 +354,20 @@ def run_backward(roots, seeds, retain_graph=False, create_graph=False, capture=N
     order = topological_sort(roots)
     needed = _leading_to(order, capture) if capture is not None else None
     grads, captured = {}, {}
+    holders = _Holders()  # who holds which gradient array: a leaf keeps one only if nobody else does
     for root, seed in zip(roots, seeds):
         grads[root] = seed if root not in grads else grads[root] + seed
+        holders.add(seed, 2)  # the caller holds its seed too
     for node in reversed(order):
         g = grads.pop(node, None)
         if g is None:
             continue
+        holders.add(g, -1)  # this node's entry gives it up (its backward may pass it on)
         if capture is not None and node in capture:
             captured[node] = g
         if isinstance(node, AccumulateGrad):
             if capture is None:
-                node.variable._accumulate_grad(g)
+                node.variable._accumulate_grad(g, owned=holders.sole(g))
             continue
         if needed is not None and node not in needed:
             continue
@@ -390,9 +393,27 @@ def run_backward(roots, seeds, retain_graph=False, create_graph=False, capture=N
             # out-of-place sum: `pg` may be the very array another input also received
             prev = grads.get(child)
             grads[child] = pg if prev is None else prev + pg
+            holders.add(grads[child])
         if not retain_graph:
             node.saved_tensors, node.freed = (), True
     return captured
+
+
+class _Holders:
+    """Counts, per storage, how many places a gradient array of it was handed to. A leaf may keep
+    the array it receives as its ``.grad`` (no copy) only when it is the sole holder: an op may
+    pass the same array, or a view of it, to several inputs (Add gives dy to both)."""
+
+    def __init__(self):
+        self.counts = {}
+
+    def add(self, array, n=1) -> None:
+        if not hasattr(array, "array"):  # arrays only: Tensor gradients (create_graph) are never copied
+            key = id(storage_root(array))
+            self.counts[key] = self.counts.get(key, 0) + n
+
+    def sole(self, array) -> bool:
+        return self.counts.get(id(storage_root(array)), 0) <= 0
 
 
 def _leading_to(order, targets) -> set:

@@ -22,13 +22,50 @@ DEVICES = ("cpu", "cuda")
 
 
 def cuda_is_available() -> bool:
-    """True when CuPy is installed and sees at least one GPU. Never raises."""
+    """True when CuPy is installed, sees a GPU, and its first kernels run. Never raises; the
+    reason when not is ``cuda_status()[1]``."""
+    return cuda_status()[0]
+
+
+_cuda_status = None  # (available, reason), found once: see cuda_status
+
+
+def cuda_status() -> tuple[bool, str]:
+    """(available, why not) for device 'cuda', tested once per process: CuPy imports, sees a
+    GPU, and runs an elementwise kernel, a matrix product and a random draw. The last part
+    matters: CuPy 14's wheels carry no NVRTC/cuBLAS/cuRAND, so on a machine with only the GPU
+    driver CuPy imports and counts the GPU, then fails at its first kernel (install the
+    ``[ctk]`` extra of cupy-cuda12x / cupy-cuda13x, as tinygrad_bn's cuda12 / cuda13 extras do)."""
+    global _cuda_status
+    if _cuda_status is None:
+        _cuda_status = _probe_cuda()
+    return _cuda_status
+
+
+def _probe_cuda() -> tuple[bool, str]:
     if _cupy is None:
-        return False
+        return False, "CuPy is not installed (pip install -e '.[cuda12]' or '.[cuda13]')"
     try:
-        return _cupy.cuda.runtime.getDeviceCount() > 0
-    except Exception:
-        return False
+        if _cupy.cuda.runtime.getDeviceCount() < 1:
+            return False, "CuPy is installed but sees no GPU"
+    except Exception as err:
+        return False, f"CuPy is installed but cannot reach a GPU ({err})"
+    try:
+        a = _cupy.arange(4, dtype=np.float32).reshape(2, 2)
+        ((a * 2 + 1) @ a).sum()
+        _cupy.random.default_rng(0).random(2, dtype=np.float32)
+        _cupy.cuda.Device().synchronize()
+    except Exception as err:
+        return False, (f"CuPy sees a GPU but its first kernels fail ({type(err).__name__}: {err}); "
+                       "install CuPy with its CUDA libraries: pip install -e '.[cuda12]' or '.[cuda13]'")
+    return True, ""
+
+
+def synchronize(device) -> None:
+    """Wait until `device` has finished the work queued on it (a no-op on the CPU). CuPy calls
+    return as soon as their kernels are queued: read a clock only after this."""
+    if check_device(device) == "cuda":
+        _cupy.cuda.Device().synchronize()
 
 
 def device_count() -> int:
@@ -83,9 +120,7 @@ def check_device(device_) -> str:
     d = device(device_)
     if d.type == "cuda":
         if not cuda_is_available():
-            why = ("CuPy is not installed (pip install -e .[cuda12] or .[cuda13])" if _cupy is None
-                   else "CuPy is installed but sees no GPU")
-            raise RuntimeError(f"device 'cuda' is not available: {why}")
+            raise RuntimeError(f"device 'cuda' is not available: {cuda_status()[1]}")
         if d.index not in (None, 0):
             raise RuntimeError(f"device {d} is not supported: tinygrad_bn uses one GPU, cuda:0")
     return d.type
@@ -105,6 +140,25 @@ def device_of(array) -> str:
 
 def is_array(obj) -> bool:
     return isinstance(obj, np.ndarray) or (_cupy is not None and isinstance(obj, _cupy.ndarray))
+
+
+_constants: dict = {}  # (device, dtype, value) -> a 0-d array holding it; see `constant`
+
+
+def constant(value, dtype, device: str):
+    """A read-only 0-d array of `value` on `device`, made once and reused: a Python number in
+    ``x * 0.5`` would otherwise be copied to the GPU at every use. (Keyed by the value's repr,
+    so 0.0 and -0.0 stay apart.)"""
+    key = (device, np.dtype(dtype).str, type(value), repr(value))
+    array = _constants.get(key)
+    if array is None:
+        if len(_constants) >= 4096:  # many distinct values (a schedule's lr): start over
+            _constants.clear()
+        array = get_array_module(device).asarray(value, dtype=dtype)
+        if isinstance(array, np.ndarray):
+            array.flags.writeable = False  # shared by every op that uses the number
+        _constants[key] = array
+    return array
 
 
 def is_scalar(obj) -> bool:
@@ -202,8 +256,10 @@ def _use_cuda_module(cupy_module, cupyx_module):
     it replaced, to be handed back the same way. Forgets the cuda random generator (it belongs
     to the old module).
     """
-    global _cupy, _cupyx
+    global _cupy, _cupyx, _cuda_status
     previous = (_cupy, _cupyx)
     _cupy, _cupyx = cupy_module, cupyx_module
     _rngs.pop("cuda", None)
+    _constants.clear()      # arrays of the old module
+    _cuda_status = None     # to be probed again
     return previous

@@ -96,6 +96,13 @@ def scalar_dtype(value, tensor_dtype: np.dtype) -> np.dtype:
     return DEFAULT_FLOAT
 
 
+def promote_scalar(dtype: np.dtype, value) -> np.dtype:
+    """The dtype of (tensor of `dtype`) <op> (Python number `value`): the tensor's, unless the
+    number is of a higher category (a float next to an int tensor: float32)."""
+    other = scalar_dtype(value, dtype)
+    return other if category(other) > category(dtype) else dtype
+
+
 def can_write(result: np.dtype, target: np.dtype) -> bool:
     """Whether an in-place op may store a `result` value in a tensor of `target` dtype: not
     from a higher category (a float result into an int tensor), as PyTorch refuses too."""

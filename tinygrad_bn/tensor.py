@@ -90,6 +90,7 @@ class Tensor(ArithmeticMethods, InPlaceMethods, ReductionMethods, ShapeMethods):
         self._rebases_seen = 0            # the base's recorded in-place writes when this view was made
         self._stale_history = False       # written in place through a view while recording
         self._accumulator = None          # weak reference to this leaf's AccumulateGrad node
+        self._known_range = None          # (low, high) of the values, when checked once already
 
     @classmethod
     def _wrap(cls, array, ctx=None, requires_grad=False):
@@ -403,14 +404,17 @@ class Tensor(ArithmeticMethods, InPlaceMethods, ReductionMethods, ShapeMethods):
                                f"but the tensor has shape {self.shape}")
         return Tensor._wrap(grad) if as_tensor else grad
 
-    def _accumulate_grad(self, grad) -> None:
+    def _accumulate_grad(self, grad, owned: bool = False) -> None:
+        """Add `grad` into ``.grad``. An array the engine says nobody else holds (`owned`) becomes
+        ``.grad`` as it is; any other is copied first, so ``.grad`` never aliases another array."""
         if isinstance(grad, Tensor):  # create_graph: the gradient carries its graph, kept out of place
             grad = grad if grad.dtype == self.dtype else grad.astype(self.dtype)
             self._grad = grad if self._grad is None else self._grad + grad
             return
-        grad = grad.astype(self.dtype, copy=False)
+        if grad.dtype != self.dtype:
+            grad, owned = grad.astype(self.dtype), True
         if self._grad is None:
-            self._grad = Tensor._wrap(grad.copy())  # a copy: `grad` may be shared with other nodes
+            self._grad = Tensor._wrap(grad if owned else grad.copy())
         else:
             self._grad.array += grad
 
@@ -445,8 +449,8 @@ class Tensor(ArithmeticMethods, InPlaceMethods, ReductionMethods, ShapeMethods):
         next to self (``dtypes.scalar_dtype``); an array is wrapped without a copy."""
         if isinstance(other, Tensor):
             return other
-        if isinstance(other, numbers.Number):
-            return Tensor._wrap(self._xp.asarray(other, dtype=dtypes.scalar_dtype(other, self.dtype)))
+        if isinstance(other, numbers.Number):  # a cached 0-d array: no copy to the GPU per use
+            return Tensor._wrap(backend.constant(other, dtypes.scalar_dtype(other, self.dtype), self.device))
         if backend.is_array(other):
             return Tensor._wrap(backend.to_device(other, self.device))
         return Tensor(other, device=self.device)

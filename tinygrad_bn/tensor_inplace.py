@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numbers
+
 import numpy as np
 
 from . import backend, dtypes
@@ -73,22 +75,33 @@ class InPlaceMethods:
                                f"tensor written has shape {self.shape}")
         return new
 
-    def _inplace_binary(self, op, ufunc: str, other) -> Tensor:
-        other = self._operand(other)
-        result_dtype = dtypes.promote(self, other)
+    def _inplace_binary(self, op, ufunc: str, other, alpha=1) -> Tensor:
+        """self = self <op> alpha·other, in place. A Python number goes to the ufunc as it is (on
+        a GPU a kernel argument, not an array copied to the device)."""
+        number = isinstance(other, numbers.Number)
+        operand = None if number else self._operand(other)
+        result_dtype = dtypes.promote_scalar(self.dtype, other) if number else dtypes.promote(self, operand)
+        if alpha != 1:
+            result_dtype = dtypes.promote_scalar(result_dtype, alpha)
         if op is E.Div:
             result_dtype = dtypes.float_result(result_dtype)
         if not dtypes.can_write(result_dtype, self.dtype):
             raise RuntimeError(f"result type {result_dtype} can't be cast to the desired output "
                                f"type {self.dtype} (in-place {op.__name__})")
-        if np.broadcast_shapes(self.shape, other.shape) != self.shape:
+        if not number and np.broadcast_shapes(self.shape, operand.shape) != self.shape:
             raise RuntimeError(f"output with shape {self.shape} doesn't match the broadcast shape "
-                               f"{np.broadcast_shapes(self.shape, other.shape)}")
+                               f"{np.broadcast_shapes(self.shape, operand.shape)}")
 
         def direct(array):
-            getattr(self._xp, ufunc)(array, other.array, out=array, casting="unsafe")
-        return self._write(lambda old: old._binary(op, other) if op is not E.Div else old / other,
-                           direct, (other,))
+            value = other if number else operand.array
+            if alpha != 1:
+                value = value * alpha if number else self._xp.multiply(value, alpha)
+            getattr(self._xp, ufunc)(array, value, out=array, casting="unsafe")
+
+        def compute(old):
+            value = other if alpha == 1 else self._operand(other) * alpha
+            return old / value if op is E.Div else old._binary(op, value)
+        return self._write(compute, direct, () if number else (operand,))
 
     def __iadd__(self, other):
         return self._inplace_binary(E.Add, "add", other)
@@ -115,11 +128,11 @@ class InPlaceMethods:
 
     def add_(self, other, alpha=1) -> Tensor:
         """self += alpha · other, in place."""
-        return self._inplace_binary(E.Add, "add", other if alpha == 1 else self._operand(other) * alpha)
+        return self._inplace_binary(E.Add, "add", other, alpha)
 
     def sub_(self, other, alpha=1) -> Tensor:
         """self -= alpha · other, in place."""
-        return self._inplace_binary(E.Sub, "subtract", other if alpha == 1 else self._operand(other) * alpha)
+        return self._inplace_binary(E.Sub, "subtract", other, alpha)
 
     def mul_(self, other) -> Tensor:
         """self *= other, in place."""

@@ -78,6 +78,8 @@ class DataLoader:
         self.device = backend.check_device(device)
         self.images = _to_float32(backend.to_device(images, self.device))  # uint8 travels, 4x smaller
         self.labels = backend.to_device(labels, self.device).astype(np.int64)
+        # checked once here, so that a loss need not read every batch's labels back from a GPU
+        self.label_range = (int(labels.min()), int(labels.max())) if len(labels) else None
         if seed is None:
             seed = int(backend.rng("cpu").integers(2**63))
         self.seed = int(seed)
@@ -101,11 +103,17 @@ class DataLoader:
             order = backend.to_device(self._generator.permutation(self.num_samples), self.device)
             for start in range(0, stop, b):
                 index = order[start:start + b]
-                yield Tensor._wrap(self.images[index]), Tensor._wrap(self.labels[index])
+                yield Tensor._wrap(self.images[index]), self._labels(self.labels[index])
         else:
             for start in range(0, stop, b):  # copies: a batch never aliases the loader's arrays
                 yield (Tensor._wrap(self.images[start:start + b].copy()),
-                       Tensor._wrap(self.labels[start:start + b].copy()))
+                       self._labels(self.labels[start:start + b].copy()))
+
+    def _labels(self, array) -> Tensor:
+        """A batch of labels, carrying the range the loader checked (see cross_entropy)."""
+        t = Tensor._wrap(array)
+        t._known_range = self.label_range
+        return t
 
     def state_dict(self) -> dict:
         """The shuffling generator's state, as plain Python values (JSON-serialisable).

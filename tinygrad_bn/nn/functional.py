@@ -285,9 +285,12 @@ def _one_hot(target: Tensor, n_classes: int, dtype):
     t = target.array
     if t.dtype.kind not in "iu":
         raise TypeError(f"class targets must be integers, got dtype {t.dtype}")
-    if t.size and (int(t.min()) < 0 or int(t.max()) >= n_classes):
-        bad = int(t.max()) if int(t.max()) >= n_classes else int(t.min())
-        raise IndexError(f"Target {bad} is out of bounds for {n_classes} classes")
+    low, high = target._known_range or (None, None)  # a DataLoader's labels, checked once
+    if t.size and low is None:  # reads two numbers back: on a GPU the step waits here
+        low, high = int(t.min()), int(t.max())
+    if t.size and (low < 0 or high >= n_classes):
+        raise IndexError(f"Target {high if high >= n_classes else low} is out of bounds for "
+                         f"{n_classes} classes")
     xp = backend.get_array_module(target.device)
     return Tensor._wrap((t[:, None] == xp.arange(n_classes)).astype(dtype))
 
@@ -303,8 +306,13 @@ def nll_loss(log_probs: Tensor, target: Tensor, reduction: str = "mean") -> Tens
     if log_probs.ndim != 2 or target.shape != log_probs.shape[:1]:
         raise ValueError(f"nll_loss expects log_probs (N, C) and target (N,), got "
                          f"{log_probs.shape} and {target.shape}")
-    one_hot = _one_hot(target, log_probs.shape[1], log_probs.dtype)
-    return _reduce(-(log_probs * one_hot).sum(1), reduction)
+    validate.choice(reduction, "reduction", "nll_loss", ("none", "mean", "sum"))
+    picked = log_probs * _one_hot(target, log_probs.shape[1], log_probs.dtype)
+    if reduction == "none":
+        return -picked.sum(1)
+    n = log_probs.shape[0]  # 'mean' of no samples is nan, as in PyTorch
+    scale = -1.0 if reduction == "sum" else (-1.0 / n if n else float("nan"))
+    return picked.sum() * scale
 
 
 def cross_entropy(logits: Tensor, target: Tensor, reduction: str = "mean",
@@ -326,10 +334,10 @@ def cross_entropy(logits: Tensor, target: Tensor, reduction: str = "mean",
         raise ValueError(f"cross_entropy expects logits (N, C) and target (N,), got "
                          f"{logits.shape} and {target.shape}")
     log_probs = logits.log_softmax(1)
-    loss = nll_loss(log_probs, target, reduction="none")
-    if label_smoothing:
-        loss = (1 - label_smoothing) * loss - label_smoothing * log_probs.mean(1)
-    return _reduce(loss, reduction)
+    if not label_smoothing:
+        return nll_loss(log_probs, target, reduction)
+    loss = (1 - label_smoothing) * nll_loss(log_probs, target, reduction="none")
+    return _reduce(loss - label_smoothing * log_probs.mean(1), reduction)
 
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:

@@ -45,11 +45,12 @@ def _per_channel(vector, ndim):
 def _channel_sum(a):
     """Σ over every axis but the channel axis 1, as a (C,) vector.
 
-    Adding the N samples first is one contiguous elementwise pass; the remaining (C, L) sum is
-    small. NumPy reduces over axes (0, 2, 3) of NCHW in one call about 2x slower.
+    For (N, C, L...) inputs, adding the N samples first is one contiguous elementwise pass and
+    the remaining (C, L) sum is small: NumPy reduces over axes (0, 2, 3) of NCHW in one call
+    about 2x slower. An (N, C) input is one reduction.
     """
     s = a.sum(axis=0)
-    return s.reshape(s.shape[0], -1).sum(axis=1)
+    return s if s.ndim == 1 else s.reshape(s.shape[0], -1).sum(axis=1)
 
 
 class BatchNorm(Function):
@@ -80,7 +81,7 @@ class BatchNorm(Function):
             mean = running_mean.copy()  # (a copy: the buffer may change before a double backward)
             centred = x - _per_channel(mean, x.ndim)
             var = running_var
-        inv_std = 1 / ctx.xp.sqrt(var + eps)
+        inv_std = (var + eps) ** -0.5  # r = 1/√(σ² + ε)
         x_hat = centred  # x − μ is a fresh array: scale it into x̂ = (x − μ)·r in place
         x_hat *= _per_channel(inv_std, x.ndim)
         ctx.save_for_backward(x_hat, inv_std, weight)
@@ -98,11 +99,13 @@ class BatchNorm(Function):
         d_bias = _channel_sum(grad)
         d_weight = _channel_sum(grad * x_hat)
         a = inv_std if weight is None else inv_std * weight  # γ·r per channel
-        # dx = γ·r·(g − dβ/m − x̂·dγ/m), as  g·a + x̂·b + c  with per-channel a, b, c
-        dx = grad * _per_channel(a, grad.ndim)
-        if ctx.training:
-            dx += x_hat * _per_channel(-a * d_weight / m, grad.ndim)
-            dx += _per_channel(-a * d_bias / m, grad.ndim)
+        if not ctx.training:  # μ and σ² were constants
+            return (grad * _per_channel(a, grad.ndim),) + (() if weight is None else (d_weight, d_bias))
+        # dx = γ·r·(g − dβ/m − x̂·dγ/m): the mean's path and the variance's path subtracted
+        dx = x_hat * _per_channel(d_weight / m, grad.ndim)
+        dx += _per_channel(d_bias / m, grad.ndim)
+        dx = grad - dx
+        dx *= _per_channel(a, grad.ndim)
         if weight is None:
             return dx
         return dx, d_weight, d_bias

@@ -99,11 +99,9 @@ class _BatchNorm(Module):
         # momentum is None, 1/n for the n-th batch, which makes the running statistics the
         # plain (cumulative) average of all batch statistics so far.
         factor = 0.0 if self.momentum is None else self.momentum
-        count = None
-        if self.training and self.track_running_stats:
-            count = int(self.num_batches_tracked.item()) + 1
-            if self.momentum is None:
-                factor = 1.0 / count
+        counting = self.training and self.track_running_stats
+        if counting and self.momentum is None:  # reads the count: a host sync on a GPU (as PyTorch)
+            factor = 1.0 / (int(self.num_batches_tracked.item()) + 1)
         # Batch statistics in training, and in eval when there are no running statistics.
         use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
         # Buffers are passed only when they are to be used or updated.
@@ -111,8 +109,9 @@ class _BatchNorm(Module):
         out = F.batch_norm(x, self.running_mean if pass_buffers else None,
                            self.running_var if pass_buffers else None, self.weight, self.bias,
                            training=use_batch_stats, momentum=factor, eps=self.eps)
-        if count is not None:  # counted only once the batch was accepted (F.batch_norm can raise)
-            self.num_batches_tracked.array[...] = count
+        if counting:  # counted once the batch was accepted (F.batch_norm can raise), on the device
+            with no_grad():
+                self.num_batches_tracked += 1
         return out
 
     def extra_repr(self) -> str:

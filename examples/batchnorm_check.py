@@ -2,8 +2,9 @@
 
 For a random (N, D) and (N, C, H, W) batch in float64 and a RANDOM upstream gradient dout, the
 relative error of the fused batch norm's dx, dgamma, dbeta against (a) central differences and
-(b) the autograd of the composed reference; the same for layer norm; then the fused-vs-composed
-forward+backward speedup in float32.
+(b) the autograd of the composed reference; the same for layer norm; then the same two checks
+for the SECOND derivatives (the hand-derived double backward of ops/norm_grad.py); then the
+fused-vs-composed forward+backward speedup in float32.
 
     python examples/batchnorm_check.py
 
@@ -64,6 +65,33 @@ def check(name, fused, composed, shape, param_shape, rng):
         print(f"  {label:8}{relative_error(a, n):26.2e}{relative_error(a, c):24.2e}")
 
 
+def check_second_order(name, fused, composed, shape, param_shape, rng):
+    """Second derivatives of L = <f(x, γ, β), dout> projected on random directions U of the first
+    derivatives: the gradient of S = Σ <∂L/∂input, U> with respect to x, γ and dout."""
+    x = tg.tensor(rng.standard_normal(shape) * 3 + 5, requires_grad=True)
+    gamma = tg.tensor(rng.standard_normal(param_shape), requires_grad=True)
+    beta = tg.tensor(rng.standard_normal(param_shape), requires_grad=True)
+    dout = tg.tensor(rng.standard_normal(shape), requires_grad=True)
+    U = [rng.standard_normal(t.shape) for t in (x, gamma, beta)]
+
+    def projected_first(fn, create_graph):
+        grads = tg.autograd.grad(fn(x, gamma, beta), [x, gamma, beta], dout, create_graph=create_graph)
+        return sum((g * tg.tensor(u)).sum() for g, u in zip(grads, U))
+
+    def second(fn):
+        return [t.numpy() for t in tg.autograd.grad(projected_first(fn, True), [x, gamma, dout])]
+
+    analytic, composed_ = second(fused), second(composed)
+
+    def S():
+        return projected_first(fused, False).numpy()
+    numeric = [numeric_gradient(S, t.array, np.ones(())) for t in (x, gamma, dout)]
+    print(f"\n{name}, second derivatives (of <f, dout> along random U)")
+    print(f"  {'':10}{'vs central differences':>24}{'vs composed autograd':>24}")
+    for label, a, n, c in zip(("d2/dx", "d2/dgamma", "d2/ddout"), analytic, numeric, composed_):
+        print(f"  {label:10}{relative_error(a, n):24.2e}{relative_error(a, c):24.2e}")
+
+
 def speed(name, fused, composed, shape, param_shape, repeats=20):
     x = tg.randn(*shape, requires_grad=True)
     gamma, beta = tg.ones(*param_shape, requires_grad=True), tg.zeros(*param_shape, requires_grad=True)
@@ -93,6 +121,11 @@ def main():
     check("batch norm (N, D)", bn(F.batch_norm), bn(reference.batch_norm), (4, 5), (5,), rng)
     check("batch norm (N, C, H, W)", bn(F.batch_norm), bn(reference.batch_norm), (3, 2, 3, 2), (2,), rng)
     check("layer norm (N, D)", ln(F.layer_norm, 5), ln(reference.layer_norm, 5), (4, 5), (5,), rng)
+    check_second_order("batch norm (N, D)", bn(F.batch_norm), bn(reference.batch_norm), (4, 5), (5,), rng)
+    check_second_order("batch norm (N, C, H, W)", bn(F.batch_norm), bn(reference.batch_norm),
+                       (3, 2, 3, 2), (2,), rng)
+    check_second_order("layer norm (N, D)", ln(F.layer_norm, 5), ln(reference.layer_norm, 5),
+                       (4, 5), (5,), rng)
     print("\nspeed")
     speed("batch norm", bn(F.batch_norm), bn(reference.batch_norm), (256, 6, 24, 24), (6,))
     speed("batch norm", bn(F.batch_norm), bn(reference.batch_norm), (256, 120), (120,))

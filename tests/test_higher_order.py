@@ -265,3 +265,21 @@ def test_gradgradcheck_catches_a_second_derivative_that_holds_r_constant():
     assert not tg.gradgradcheck(lambda x: InvStdWithConstantR.apply(x), [x], raise_exception=False)
     with pytest.raises(AssertionError, match="gradcheck failed"):
         tg.gradgradcheck(lambda x: InvStdWithConstantR.apply(x), [x])
+
+
+# ---------------------------------------------------------------- the examples
+def test_higher_order_example_runs_and_checks_itself(capsys):
+    import os
+    import sys
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    sys.path.insert(0, os.path.join(repo, "examples"))
+    import batchnorm_check
+    import higher_order
+    higher_order.main()                      # asserts Newton's limit, Hv and the penalty's gradient
+    out = capsys.readouterr().out
+    assert "x = 2.250000000000" in out and "central differences" in out
+    batchnorm_check.check_second_order("bn", lambda x, g, b: F.batch_norm(x, None, None, g, b, training=True),
+                                       lambda x, g, b: reference.batch_norm(x, None, None, g, b, training=True),
+                                       (4, 3), (3,), np.random.default_rng(0))
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.strip().startswith("d2/")]
+    assert len(rows) == 3 and all(float(r[1]) < 1e-6 and float(r[2]) < 1e-12 for r in rows)

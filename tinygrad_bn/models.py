@@ -6,7 +6,7 @@ from . import nn
 ACTIVATIONS = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU}
 
 
-def lenet(batch_norm: bool = True, activation: str = "sigmoid") -> nn.Sequential:
+def lenet(batch_norm: bool = True, activation: str = "sigmoid", pool: str = "max") -> nn.Sequential:
     """LeNet-5 with batch normalisation, as in Dive into Deep Learning §8.5 ("LeNet with BN"),
     for 1×28×28 inputs and 10 classes:
 
@@ -17,17 +17,23 @@ def lenet(batch_norm: bool = True, activation: str = "sigmoid") -> nn.Sequential
         batch_norm (bool, optional): insert the four BatchNorm layers (default: True); False
             gives the plain LeNet with the same convolutions, to compare.
         activation (str, optional): 'sigmoid' (the classic) or 'relu' (default: 'sigmoid').
+        pool (str, optional): 'max' or 'avg' pooling (Dive into Deep Learning's PyTorch LeNet-BN
+            uses average pooling, which is smooth: no kinks for a finite-difference check)
+            (default: 'max').
     """
     if activation not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+    if pool not in ("max", "avg"):
+        raise ValueError(f"pool must be 'max' or 'avg', got {pool!r}")
     act = ACTIVATIONS[activation]
+    Pool = nn.MaxPool2d if pool == "max" else nn.AvgPool2d
 
     def norm(layer_cls, channels):
         return [layer_cls(channels)] if batch_norm else []
 
     return nn.Sequential(
-        nn.Conv2d(1, 6, kernel_size=5), *norm(nn.BatchNorm2d, 6), act(), nn.MaxPool2d(2, 2),
-        nn.Conv2d(6, 16, kernel_size=5), *norm(nn.BatchNorm2d, 16), act(), nn.MaxPool2d(2, 2),
+        nn.Conv2d(1, 6, kernel_size=5), *norm(nn.BatchNorm2d, 6), act(), Pool(2, 2),
+        nn.Conv2d(6, 16, kernel_size=5), *norm(nn.BatchNorm2d, 16), act(), Pool(2, 2),
         nn.Flatten(),
         nn.Linear(16 * 4 * 4, 120), *norm(nn.BatchNorm1d, 120), act(),
         nn.Linear(120, 84), *norm(nn.BatchNorm1d, 84), act(),

@@ -278,6 +278,7 @@ def test_higher_order_example_runs_and_checks_itself(capsys):
     higher_order.main()                      # asserts Newton's limit, Hv and the penalty's gradient
     out = capsys.readouterr().out
     assert "x = 2.250000000000" in out and "central differences" in out
+
     def bn(impl):
         return lambda x, g, b: impl(x, None, None, g, b, training=True)
     batchnorm_check.check_second_order("bn", bn(F.batch_norm), bn(reference.batch_norm), (4, 3), (3,),

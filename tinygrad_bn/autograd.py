@@ -24,99 +24,11 @@ Tensor lazily (``_tensor_class``), because Tensor's methods are written with ``O
 """
 from __future__ import annotations
 
-import contextlib
-import threading
 import weakref
 
 from . import backend, dispatch
-
-# ---------------------------------------------------------------- grad mode
-_state = threading.local()
-
-
-def is_grad_enabled() -> bool:
-    """True when ops record the graph (the default); False inside ``no_grad``."""
-    return getattr(_state, "enabled", True)
-
-
-class _GradMode(contextlib.ContextDecorator):
-    """Context manager and decorator that sets grad mode, restoring the old mode on exit."""
-
-    def __init__(self, mode: bool):
-        self.mode = mode
-        self.prev = []
-
-    def __enter__(self):
-        self.prev.append(is_grad_enabled())
-        _state.enabled = self.mode
-        return self
-
-    def __exit__(self, *exc):
-        _state.enabled = self.prev.pop()
-        return False
-
-
-class no_grad(_GradMode):
-    """Inside ``with tg.no_grad():`` (or a function decorated ``@tg.no_grad()`` or
-    ``@tg.no_grad``), ops record no graph and save nothing for backward."""
-
-    def __new__(cls, func=None):
-        if func is not None:  # `@tg.no_grad` without parentheses, as PyTorch allows
-            return cls()(func)
-        return super().__new__(cls)
-
-    def __init__(self, func=None):
-        super().__init__(False)
-
-
-class enable_grad(_GradMode):
-    """Turns graph recording back on inside a ``no_grad`` region (also a decorator)."""
-
-    def __new__(cls, func=None):
-        if func is not None:  # `@tg.enable_grad` without parentheses
-            return cls()(func)
-        return super().__new__(cls)
-
-    def __init__(self, func=None):
-        super().__init__(True)
-
-
-class inference_mode(_GradMode):
-    """PyTorch's faster ``no_grad`` for inference; here it is exactly ``no_grad``.
-    ``inference_mode(False)`` leaves grad mode as it is. Also a decorator."""
-
-    def __new__(cls, mode=True):
-        if callable(mode):  # `@tg.inference_mode` without parentheses
-            return cls()(mode)
-        return super().__new__(cls)
-
-    def __init__(self, mode: bool = True):
-        super().__init__(False if mode else is_grad_enabled())
-        self.active = bool(mode)
-
-    def __enter__(self):
-        self.prev.append(is_grad_enabled())
-        if self.active:
-            _state.enabled = False
-        return self
-
-
-class set_grad_enabled(_GradMode):
-    """Set grad mode on (True) or off (False).
-
-    As a function call it takes effect at once (``tg.set_grad_enabled(False)``); as a context
-    manager (``with tg.set_grad_enabled(is_train):``) it restores the previous mode on exit.
-    """
-
-    def __init__(self, mode: bool):
-        if not isinstance(mode, bool):
-            raise TypeError(f"set_grad_enabled expects a bool, got {mode!r}")
-        super().__init__(mode)
-        self.prev.append(is_grad_enabled())  # set now, as PyTorch does, and restored by __exit__
-        _state.enabled = mode
-
-    def __enter__(self):
-        return self
+from .grad_mode import (enable_grad, inference_mode, is_grad_enabled, no_grad,  # noqa: F401
+                        set_grad_enabled)
 
 
 # ---------------------------------------------------------------- version counters

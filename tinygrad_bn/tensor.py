@@ -4,6 +4,7 @@ This file holds what a tensor IS: its storage, attributes, conversions, its part
 the binary-operator plumbing (type promotion, broadcasting checks). What a tensor can DO is in
 four method groups that ``Tensor`` mixes in, one file each:
 
+    tensor_convert.py  conversions (numpy, item, float(t), to(device), astype, clone, ...)
     tensor_math.py     operators (+ - * / ** @, comparisons) and elementwise math
     tensor_inplace.py  in-place operations (+=, add_, copy_, t[i] = v, ...)
     tensor_reduce.py   reductions (sum, mean, max, argmax, softmax, ...)
@@ -29,6 +30,7 @@ import numpy as np
 from . import autograd, backend, dtypes
 from .autograd import VersionCounter, storage_root
 from .ops import elementwise as E
+from .tensor_convert import ConversionMethods
 from .tensor_inplace import InPlaceMethods
 from .tensor_math import ArithmeticMethods
 from .tensor_reduce import ReductionMethods
@@ -56,7 +58,7 @@ def _to_array(data, dtype, device):
     return backend.to_device(arr, backend.device_of(arr) if device is None else device)
 
 
-class Tensor(ArithmeticMethods, InPlaceMethods, ReductionMethods, ShapeMethods):
+class Tensor(ConversionMethods, ArithmeticMethods, InPlaceMethods, ReductionMethods, ShapeMethods):
     """A multi-dimensional array with reverse-mode automatic differentiation.
 
     Args:
@@ -236,127 +238,6 @@ class Tensor(ArithmeticMethods, InPlaceMethods, ReductionMethods, ShapeMethods):
         elif self.requires_grad:
             extras += ", requires_grad=True"
         return f"tensor({body}{extras})"
-
-    # ------------------------------------------------------------ conversion
-    def numpy(self) -> np.ndarray:
-        """The values as a NumPy array (copied off the GPU; on the CPU it shares memory)."""
-        return backend.to_numpy(self.array)
-
-    def __array__(self, dtype=None, copy=None):
-        """NumPy's protocol: ``np.asarray(t)`` of a CPU tensor; a CUDA tensor raises (as PyTorch)."""
-        if self.device != "cpu":
-            raise TypeError(f"can't convert {self.device} tensor to numpy: use .cpu() or .numpy() "
-                            "to copy it to host memory first")
-        return self.array if dtype is None else self.array.astype(dtype)
-
-    def item(self):
-        """The value of a one-element tensor as a Python number."""
-        if self.array.size != 1:
-            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
-        return self.numpy().reshape(()).item()
-
-    def __float__(self) -> float:
-        return float(self._one_value("float"))
-
-    def __int__(self) -> int:
-        return int(self._one_value("int"))
-
-    def __index__(self) -> int:
-        if self.dtype.kind not in "iu":
-            raise TypeError(f"only integer tensors of a single element can be converted to an "
-                            f"index, got {self.dtype}")
-        return int(self._one_value("index"))
-
-    def __bool__(self) -> bool:
-        if self.array.size != 1:
-            raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
-        return bool(self.item())
-
-    def _one_value(self, what: str):
-        if self.array.size != 1:
-            raise ValueError(f"only one element tensors can be converted to Python scalars "
-                             f"({what}() of a tensor of shape {self.shape})")
-        return self.item()
-
-    def tolist(self):
-        """The values as (nested) Python lists."""
-        return self.numpy().tolist()
-
-    def to(self, *args, **kwargs) -> Tensor:
-        """``to(device)``, ``to(dtype)``, ``to(device, dtype)`` or ``to(other_tensor)``: a tensor
-        on that device / of that dtype (self when nothing changes); differentiable."""
-        device, dtype = kwargs.pop("device", None), kwargs.pop("dtype", None)
-        if kwargs:
-            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-        for arg in args:
-            if isinstance(arg, Tensor):
-                device, dtype = arg.device, arg.dtype
-            elif isinstance(arg, (str, backend.device)):
-                device = arg
-            else:
-                dtype = arg
-        out = self
-        if device is not None:
-            device = backend.check_device(device)
-            if device != out.device:
-                out = E.ToDevice.apply(out, device=device)
-        return out if dtype is None else out.astype(dtype)
-
-    def cpu(self) -> Tensor:
-        """A copy in host memory (self if already there)."""
-        return self.to("cpu")
-
-    def cuda(self) -> Tensor:
-        """A copy on the GPU (self if already there)."""
-        return self.to("cuda")
-
-    def detach(self) -> Tensor:
-        """The same storage (shared, not copied, same version counter) cut off from the graph."""
-        t = Tensor._wrap(self.array)
-        t._version, t._base = self._version, self._base if self._base is not None else self
-        t._rebases_seen = self._version.rebases
-        return t
-
-    def astype(self, dtype) -> Tensor:
-        """The values converted to `dtype` (differentiable between float dtypes)."""
-        dtype = dtypes.as_dtype(dtype, "astype")
-        if dtype == self.dtype:
-            return self
-        if dtype.kind == "f" and self.dtype.kind == "f":
-            return E.Cast.apply(self, dtype=dtype)
-        return Tensor._wrap(self.array.astype(dtype))  # int/bool results carry no gradient
-
-    def type(self, dtype=None):
-        """With no argument, the type's name (``'tinygrad_bn.FloatTensor'``); else ``astype(dtype)``."""
-        return dtypes.type_name(self.dtype) if dtype is None else self.astype(dtype)
-
-    def float(self) -> Tensor:
-        """As float32."""
-        return self.astype(np.float32)
-
-    def double(self) -> Tensor:
-        """As float64."""
-        return self.astype(np.float64)
-
-    def long(self) -> Tensor:
-        """As int64."""
-        return self.astype(np.int64)
-
-    def int(self) -> Tensor:
-        """As int32."""
-        return self.astype(np.int32)
-
-    def bool(self) -> Tensor:
-        """As bool."""
-        return self.astype(np.bool_)
-
-    def clone(self) -> Tensor:
-        """A copy with its own storage; differentiable (the gradient passes through)."""
-        return E.Copy.apply(self)
-
-    def contiguous(self) -> Tensor:
-        """Self if its values lie contiguously in memory (row-major), else a contiguous copy."""
-        return self if self.array.flags.c_contiguous else self.clone()
 
     def _float_input(self) -> Tensor:
         """Self, or self as float32 when it is an int/bool tensor: float ops (exp, sqrt, ...) on

@@ -34,7 +34,7 @@ In eval mode μ and σ² are constants (the running statistics), so dx = γ·r·
 from __future__ import annotations
 
 from ..autograd import Function
-from .norm_grad import BatchNormGradInput, LayerNormGradInput
+from .norm_grad import batch_norm_graph_backward, layer_norm_graph_backward
 
 
 def _per_channel(vector, ndim):
@@ -110,25 +110,7 @@ class BatchNorm(Function):
             return dx
         return dx, d_weight, d_bias
 
-    @staticmethod
-    def graph_backward(ctx, grad):
-        """The same gradients as Tensors that can be differentiated again: dx through the fused
-        BatchNormGradInput (its backward is the hand-derived double backward, norm_grad.py),
-        dγ = Σ dy·x̂ and dβ = Σ dy composed, with x̂ recomputed from x in the graph."""
-        x_hat, inv_std, weight = ctx.saved_tensors
-        r, mean = _per_channel(inv_std.array, grad.ndim), _per_channel(ctx.mean, grad.ndim)
-        x = ctx.input_tensor(0, x_hat.array / r + mean)  # x's values again, linked to x's node
-        axes = (0,) + tuple(range(2, grad.ndim))
-        if ctx.training:
-            dx = BatchNormGradInput.apply(grad, x, *(() if weight is None else (weight,)), eps=ctx.eps)
-            x_hat = BatchNorm.apply(x, eps=ctx.eps)
-        else:  # μ and r are constants: dx = γ·r·dy and x̂ = (x − μ)·r, plain products
-            r, mean = ctx.xp.asarray(r), ctx.xp.asarray(mean)
-            dx = grad * (r if weight is None else r * weight.reshape(mean.shape))
-            x_hat = (x - mean) * r
-        if weight is None:
-            return dx
-        return dx, (grad * x_hat).sum(axis=axes), grad.sum(axis=axes)
+    graph_backward = staticmethod(batch_norm_graph_backward)  # second order: norm_grad.py
 
 
 class LayerNorm(Function):
@@ -165,17 +147,4 @@ class LayerNorm(Function):
         rows = tuple(range(grad.ndim - len(axes)))  # γ and β are shared by every sample
         return dx, (grad * x_hat).sum(axis=rows), grad.sum(axis=rows)
 
-    @staticmethod
-    def graph_backward(ctx, grad):
-        """As BatchNorm.graph_backward: dx through the fused LayerNormGradInput (norm_grad.py),
-        dγ and dβ composed, x̂ recomputed from x in the graph."""
-        x_hat, inv_std, weight = ctx.saved_tensors
-        x = ctx.input_tensor(0, x_hat.array / inv_std.array + ctx.mean)
-        n_axes = len(ctx.axes)
-        dx = LayerNormGradInput.apply(grad, x, *(() if weight is None else (weight,)),
-                                      n_axes=n_axes, eps=ctx.eps)
-        if weight is None:
-            return dx
-        rows = tuple(range(grad.ndim - n_axes))
-        x_hat = LayerNorm.apply(x, n_axes=n_axes, eps=ctx.eps)
-        return dx, (grad * x_hat).sum(axis=rows), grad.sum(axis=rows)
+    graph_backward = staticmethod(layer_norm_graph_backward)  # second order: norm_grad.py

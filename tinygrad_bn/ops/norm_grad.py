@@ -29,8 +29,12 @@ g only through ĝ = γ·g, so the same formulas hold per sample with g replaced 
 operator above applied to u, giving ∂L/∂g = γ·∂L/∂ĝ and ∂L/∂γ = Σ_samples g·∂L/∂ĝ.
 
 In eval mode batch norm's μ and r are constants and dx = γ·r·g is a product the autograd
-differentiates by itself (norm.py). The tests check every second derivative here against the
-autograd of the composed reference (nn/reference.py) to 1e-10, and by gradgradcheck.
+differentiates by itself. The tests check every second derivative here against the autograd of
+the composed reference (nn/reference.py) to 1e-10, and by gradgradcheck.
+
+``batch_norm_graph_backward`` and ``layer_norm_graph_backward`` are the norms' ``graph_backward``
+(see higher_order.py): their gradients as Tensors, dx through the ops below, dγ = Σ dy·x̂ and
+dβ = Σ dy composed, with x and x̂ rebuilt in the graph (x from the saved x̂, r and μ).
 """
 from __future__ import annotations
 
@@ -65,6 +69,41 @@ def _no_third_order(ctx, u):
     raise RuntimeError(f"{ctx.fn.__name__} does not support double backward: third derivatives "
                        "through batch norm and layer norm are not supported (their second "
                        "derivative is hand-derived on arrays, ops/norm_grad.py)")
+
+
+def _normalise(x, axes, eps):
+    """x̂ = (x − μ)·(σ² + ε)^(−1/2) over `axes`, composed from Tensor operations (any order)."""
+    centred = x - x.mean(axis=axes, keepdims=True)
+    return centred * ((centred * centred).mean(axis=axes, keepdims=True) + eps) ** -0.5
+
+
+def batch_norm_graph_backward(ctx, grad):
+    x_hat, inv_std, weight = ctx.saved_tensors
+    shape = (1, -1) + (1,) * (grad.ndim - 2)  # a per-channel vector, broadcast
+    r, mean = inv_std.array.reshape(shape), ctx.mean.reshape(shape)
+    x = ctx.input_tensor(0, x_hat.array / r + mean)  # x's values again, linked to x's node
+    axes = _group_axes(grad.ndim, True)
+    if ctx.training:
+        dx = BatchNormGradInput.apply(grad, x, *(() if weight is None else (weight,)), eps=ctx.eps)
+        x_hat = _normalise(x, axes, ctx.eps)
+    else:  # μ and r are constants: dx = γ·r·dy and x̂ = (x − μ)·r, plain products
+        r, mean = ctx.xp.asarray(r), ctx.xp.asarray(mean)
+        dx = grad * (r if weight is None else r * weight.reshape(shape))
+        x_hat = (x - mean) * r
+    if weight is None:
+        return dx
+    return dx, (grad * x_hat).sum(axis=axes), grad.sum(axis=axes)
+
+
+def layer_norm_graph_backward(ctx, grad):
+    x_hat, inv_std, weight = ctx.saved_tensors
+    x = ctx.input_tensor(0, x_hat.array / inv_std.array + ctx.mean)
+    n_axes = len(ctx.axes)
+    dx = LayerNormGradInput.apply(grad, x, *(() if weight is None else (weight,)), n_axes=n_axes, eps=ctx.eps)
+    if weight is None:
+        return dx
+    rows = tuple(range(grad.ndim - n_axes))
+    return dx, (grad * _normalise(x, ctx.axes, ctx.eps)).sum(axis=rows), grad.sum(axis=rows)
 
 
 def _group_axes(ndim, batch):

@@ -5,7 +5,10 @@
 docs/viz_mlp.svg         the graph of a small MLP with batch norm (tinygrad_bn.viz.draw)
 docs/tour_batchnorm.svg  fused batch norm beside the composed one (section 4 of examples/tour.py)
 
-and print nn.summary of LeNet-BN, the table pasted in the README.
+and print nn.summary of LeNet-BN, the table pasted in the README. docs/training_curves.png needs
+Fashion-MNIST and comes from a training run instead (about 20 s on two cores):
+
+    python examples/train_lenet.py --epochs 3 --subset 12000 --compare-bn --plot docs/training_curves.png
 """
 import os
 

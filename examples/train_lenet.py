@@ -21,9 +21,10 @@ import tinygrad_bn as tg  # noqa: E402
 from tinygrad_bn import optim  # noqa: E402
 from tinygrad_bn.data import DataLoader, DatasetError, FashionMNIST  # noqa: E402
 from tinygrad_bn.models import lenet  # noqa: E402
+from plots import plot  # noqa: E402
 from training import (EXIT_INTERRUPTED, Trainer, check_distinct, check_number, check_output,  # noqa: E402
                       check_plotting, compare_settings, data_fingerprint, fail,
-                      load_training_checkpoint, plot, require_device, summary)
+                      load_training_checkpoint, require_device, summary)
 
 OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW}
 DEFAULT_LR = {"sgd": 1.0, "adam": 1e-3, "adamw": 1e-3}
@@ -58,7 +59,9 @@ def parse_args(argv=None):
     p.add_argument("--save", default=None, help="checkpoint path, written every epoch and on Ctrl-C")
     p.add_argument("--resume", default=None, help="continue from this checkpoint (same settings)")
     p.add_argument("--log", default=None, help="append one JSON object per epoch to this file")
-    p.add_argument("--plot", default=None, help="write a PNG of the training curves")
+    p.add_argument("--plot", default=None,
+                   help="write a PNG of the training curves: loss per step and per epoch, test loss, "
+                        "training and test accuracy")
     p.add_argument("--allow-nonfinite", action="store_true",
                    help="keep training when the loss is not finite (else: stop, keep the last checkpoint)")
     return p.parse_args(argv)
@@ -125,6 +128,16 @@ def build(args, batch_norm: bool, lr: float, data):
     return model, optimizer, scheduler, train_loader, test_loader
 
 
+def plot_title(args, runs, num_train: int) -> str:
+    """The settings of the run (or of both runs of --compare-bn), for the plot's title."""
+    models = " vs ".join(name for name, _, _ in runs)
+    lrs = " vs ".join(f"{lr:g}" for _, _, lr in runs)
+    epochs = f"{args.epochs} epoch{'s' if args.epochs > 1 else ''}"
+    return (f"{models} on Fashion-MNIST\n{args.activation}, {OPTIMIZERS[args.optimizer].__name__} lr {lrs}, "
+            f"schedule {args.schedule}, batch {args.batch_size}, {epochs}, {num_train:,} training images, "
+            f"seed {args.seed}")
+
+
 def resume(trainer, args, checkpoint) -> None:
     """Load `checkpoint` into `trainer` after checking that it is this run's; apply and print
     the safe overrides (--epochs and --lr without a schedule, --device)."""
@@ -169,9 +182,11 @@ def _main(argv=None):
     runs = [("LeNet", False, args.lr)] if args.no_bn else [("LeNet-BN", True, args.lr)]
     if args.compare_bn:
         runs = [("LeNet-BN", True, args.lr), ("LeNet", False, args.plain_lr or DEFAULT_PLAIN_LR)]
-    histories = {}
+    histories, curves = {}, {}
     for name, batch_norm, lr in runs:
         model, optimizer, scheduler, train_loader, test_loader = build(args, batch_norm, lr, data)
+        if checkpoint is None:  # a resumed run printed it when it started
+            print(tg.nn.summary(model, (args.batch_size, 1, 28, 28), device=args.device))
         trainer = Trainer(model, optimizer, train_loader, test_loader, scheduler, save=args.save,
                           log=args.log, name=f"[{name}] " if len(runs) > 1 else "",
                           config=settings(args, batch_norm, lr, data), allow_nonfinite=args.allow_nonfinite)
@@ -181,9 +196,10 @@ def _main(argv=None):
         print(f"{label}: {sum(p.numel() for p in model.parameters())} parameters, "
               f"{train_loader.num_samples} training images, {args.device}")
         histories[label] = trainer.fit(args.epochs)
+        curves[label] = {"history": trainer.history, "batch_losses": trainer.batch_losses}
         print(summary(histories[label], f"{label}: "))
     if args.plot:
-        plot(histories, args.plot, title=f"Fashion-MNIST, {args.activation}, {args.optimizer}")
+        plot(curves, args.plot, title=plot_title(args, runs, train_loader.num_samples))
         print(f"plot written to {args.plot}")
     return histories
 

@@ -19,8 +19,9 @@ import tinygrad_bn as tg  # noqa: E402
 from tinygrad_bn import optim  # noqa: E402
 from tinygrad_bn.data import DataLoader, DatasetError, FashionMNIST  # noqa: E402
 from tinygrad_bn.models import mlp  # noqa: E402
+from plots import plot  # noqa: E402
 from training import (EXIT_INTERRUPTED, Trainer, check_distinct, check_number, check_output,  # noqa: E402
-                      check_plotting, fail, plot, require_device, summary)
+                      check_plotting, fail, require_device, summary)
 
 OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW}
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3}
@@ -43,7 +44,7 @@ def parse_args(argv=None):
                    help="read IDX files that are not the official release (no size/MD5 check)")
     p.add_argument("--subset", type=int, default=None)
     p.add_argument("--log", default=None)
-    p.add_argument("--plot", default=None)
+    p.add_argument("--plot", default=None, help="write a PNG of the training curves")
     p.add_argument("--allow-nonfinite", action="store_true", help="keep training when the loss is not finite")
     return p.parse_args(argv)
 
@@ -88,7 +89,7 @@ def _main(argv=None):
         fail(*problems)
     n = args.subset or len(train)
     train = (train.images[:n], train.labels[:n])
-    histories = {}
+    histories, curves = {}, {}
     for norm in (["none", "batchnorm", "layernorm"] if args.compare else [args.norm]):
         tg.manual_seed(args.seed)
         model = mlp(28 * 28, hidden, 10, norm=norm).to(args.device)
@@ -99,9 +100,14 @@ def _main(argv=None):
                           DataLoader((test.images, test.labels), 1024, device=args.device), log=args.log,
                           name=f"[{norm}] ", allow_nonfinite=args.allow_nonfinite)
         histories[norm] = trainer.fit(args.epochs)
+        curves[norm] = {"history": trainer.history, "batch_losses": trainer.batch_losses}
         print(summary(histories[norm], f"[{norm}] "))
     if args.plot:
-        plot(histories, args.plot, title=f"MLP {args.hidden}, {args.optimizer} lr {args.lr:g}")
+        epochs = f"{args.epochs} epoch{'s' if args.epochs > 1 else ''}"
+        title = (f"MLP {args.hidden}, {' vs '.join(curves)} on Fashion-MNIST\n"
+                 f"{OPTIMIZERS[args.optimizer].__name__} lr {args.lr:g}, batch {args.batch_size}, {epochs}, "
+                 f"{n:,} training images, seed {args.seed}")
+        plot(curves, args.plot, title=title)
         print(f"plot written to {args.plot}")
     return histories
 

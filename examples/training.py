@@ -10,10 +10,10 @@ What a run guarantees:
   running statistics and the optimizer some of the parameters.
 * Resuming is exact. A checkpoint stores the model, the optimizer, the scheduler, the loader's
   shuffling state as it was when the epoch began, how many batches of that epoch were done, the
-  running sums of the epoch's metrics and the random generator; a resumed run replays the same
-  permutation, skips the batches already done, and continues bit for bit like the
-  uninterrupted run. An interrupt during the evaluation saves the epoch's trained state; the
-  resumed run evaluates it again.
+  running sums of the epoch's metrics, the loss of every step so far (for the plots) and the
+  random generator; a resumed run replays the same permutation, skips the batches already
+  done, and continues bit for bit like the uninterrupted run. An interrupt during the
+  evaluation saves the epoch's trained state; the resumed run evaluates it again.
 * A checkpoint knows its run: it stores the run's settings (``config``), and the scripts refuse
   to resume it with different ones (see `compare_settings`).
 * Divergence stops the run: a loss that is not finite (or parameters that are not, when about
@@ -48,7 +48,7 @@ except ImportError:  # the examples extra brings tqdm; without it, a plain line 
     tqdm = None
 
 CHECKPOINT_KIND = "tinygrad_bn training checkpoint"
-CHECKPOINT_VERSION = 2
+CHECKPOINT_VERSION = 3  # 3: per-step losses and the test loss
 EXIT_INTERRUPTED = 130  # the shell's status for a process ended by SIGINT
 
 
@@ -225,17 +225,20 @@ class Diverged(Exception):
 
 
 # ================================================================ the loop
-def evaluate(model, loader, boundary=None) -> float:
-    """Accuracy of `model` on `loader`, in eval mode, without a graph. `boundary()` is called
-    after each batch (it may raise to stop)."""
+def evaluate(model, loader, boundary=None) -> tuple:
+    """Mean cross-entropy loss and accuracy of `model` on `loader`, in eval mode, without a
+    graph, as two floats. Both are summed on the device and read once, at the end. `boundary()`
+    is called after each batch (it may raise to stop)."""
     model.eval()
-    correct = 0
+    loss_sum, correct = 0.0, 0
     with tg.no_grad():
         for images, labels in loader:
-            correct += (model(images).argmax(1) == labels).array.sum()
+            logits = model(images)
+            loss_sum += F.cross_entropy(logits, labels, reduction="sum").array
+            correct += (logits.argmax(1) == labels).array.sum()
             if boundary is not None:
                 boundary()
-    return float(correct) / loader.num_samples
+    return float(loss_sum) / loader.num_samples, float(correct) / loader.num_samples
 
 
 class Trainer:
@@ -258,6 +261,8 @@ class Trainer:
         self.config = dict(config or {})
         self.allow_nonfinite = allow_nonfinite
         self.history = []  # one dict per finished epoch
+        self.batch_losses = []  # one float32 array per finished epoch: the loss of each step
+        self.step_losses = []  # this epoch's step losses so far, 0-d arrays on the device
         self.epoch, self.batches_done = 0, 0
         self.loss_sum, self.correct, self.seen = 0.0, 0, 0
         self.epoch_seconds = 0.0
@@ -265,7 +270,8 @@ class Trainer:
         self.interrupts = Interrupts()
         self.unsaved = False  # something changed since the last checkpoint
         # reading the loss syncs with a GPU: there, check it every 10 steps (and before saving)
-        self.check_every = 1 if backend.device_of(next(iter(model.parameters())).array) == "cpu" else 10
+        self.device = backend.device_of(next(iter(model.parameters())).array)
+        self.check_every = 1 if self.device == "cpu" else 10
 
     # ------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
@@ -279,6 +285,7 @@ class Trainer:
             # generator states hold 128-bit integers: JSON text keeps them exact
             "loader": json.dumps(self.loader_state), "rng": json.dumps(backend.get_rng_state()),
             "history": json.dumps(self.history),
+            "batch_losses": np.concatenate([*self.batch_losses, self.losses_this_epoch()]),
         }
 
     def load_state_dict(self, state: dict) -> None:
@@ -287,9 +294,13 @@ class Trainer:
         loss_sum, correct, seen, seconds = (float(v) for v in state["sums"])
         loader_state, rng = json.loads(str(state["loader"])), json.loads(str(state["rng"]))
         history = json.loads(str(state["history"]))
-        if not 0 <= batches_done <= len(self.train_loader):
-            raise ValueError(f"batches_done {batches_done} is not within the {len(self.train_loader)} "
-                             "batches of an epoch")
+        per_epoch = len(self.train_loader)
+        if not 0 <= batches_done <= per_epoch:
+            raise ValueError(f"batches_done {batches_done} is not within the {per_epoch} batches of an epoch")
+        losses = np.asarray(state["batch_losses"], dtype=np.float32)
+        if losses.shape != (epoch * per_epoch + batches_done,):
+            raise ValueError(f"batch_losses holds {losses.size} losses; {epoch} epochs of {per_epoch} "
+                             f"batches and {batches_done} more make {epoch * per_epoch + batches_done}")
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler:
@@ -300,6 +311,9 @@ class Trainer:
         self.loader_state = loader_state
         backend.set_rng_state(rng)
         self.history = history
+        self.batch_losses = [losses[i * per_epoch:(i + 1) * per_epoch] for i in range(epoch)]
+        xp = backend.get_array_module(self.device)  # the unfinished epoch's go back onto the device
+        self.step_losses = list(xp.asarray(losses[epoch * per_epoch:]))
         if not self.config:  # the caller's settings (already compared with the file's) win
             self.config = dict(state.get("config") or {})
 
@@ -387,6 +401,7 @@ class Trainer:
         try:
             for images, labels in batches:
                 loss, correct = self.step(images, labels)
+                self.step_losses.append(loss)  # kept on the device: read once, at the epoch's end
                 self.loss_sum += loss * len(labels)
                 self.correct += correct
                 self.seen += len(labels)
@@ -402,16 +417,18 @@ class Trainer:
                 self.boundary()  # the step is complete: a Ctrl-C during it stops here
             self.check_finite()
             train_seconds = time.perf_counter() - start
-            test_acc = evaluate(self.model, self.test_loader, self.boundary)
+            test_loss, test_acc = evaluate(self.model, self.test_loader, self.boundary)
         finally:
             if bar is not None:
                 bar.close()
         record = {"epoch": self.epoch + 1, "train_loss": float(self.loss_sum) / self.seen,
-                  "train_acc": float(self.correct) / self.seen, "test_acc": test_acc,
+                  "train_acc": float(self.correct) / self.seen, "test_loss": test_loss, "test_acc": test_acc,
                   "seconds": round(train_seconds, 3), "examples_per_s": round(self.seen / train_seconds, 1)}
         self.history.append(record)
-        self.say(f"{self.name}epoch {record['epoch']:2d}  loss {record['train_loss']:.4f}  "
-                 f"train acc {record['train_acc']:.4f}  test acc {test_acc:.4f}  "
+        self.batch_losses.append(self.losses_this_epoch())
+        self.step_losses = []
+        self.say(f"{self.name}epoch {record['epoch']:2d}  train loss {record['train_loss']:.4f} "
+                 f"acc {record['train_acc']:.4f}  test loss {test_loss:.4f} acc {test_acc:.4f}  "
                  f"{train_seconds:6.1f} s  {record['examples_per_s']:8.0f} examples/s")
         if self.log_path:
             with open(self.log_path, "a") as f:
@@ -423,12 +440,22 @@ class Trainer:
         self.save()
         self.boundary()  # a Ctrl-C during the save stops here, the checkpoint complete
 
+    def losses_this_epoch(self) -> np.ndarray:
+        """The loss of each step of this epoch so far, as float32 on the host: the 0-d device
+        arrays are stacked there and copied in one transfer (called at the epoch's end and when
+        saving, where the loop reads the device anyway)."""
+        if not self.step_losses:
+            return np.zeros(0, np.float32)
+        xp = backend.get_array_module(self.device)
+        return backend.to_numpy(xp.stack(self.step_losses)).astype(np.float32)
+
     def step(self, images, labels):
         """One training step: forward, loss, backward, update.
 
         Returns the loss and the number of correct predictions as 0-d arrays that stay on the
         device: converting them to Python numbers here would make the CPU wait for the GPU every
-        step. They are summed on the device and read only for printing and the finiteness check.
+        step. They are summed on the device and read only for printing and the finiteness check;
+        the losses are also kept, each step's, and copied to the host at the epoch's end.
         """
         logits = self.model(images)
         loss = F.cross_entropy(logits, labels)
@@ -450,36 +477,3 @@ def summary(history: list, name: str = "") -> str:
             f"final test acc {last['test_acc']:.4f}, best test acc {best['test_acc']:.4f} "
             f"(epoch {best['epoch']}), {sum(r['seconds'] for r in history):.1f} s training, "
             f"median {speed:.0f} examples/s")
-
-
-def plot(runs: dict, path: str, title: str = "") -> None:
-    """One PNG with train loss, train accuracy and test accuracy per epoch for each named run,
-    written atomically (a temporary file renamed into place; removed on any error)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-    for label, history in runs.items():
-        epochs = [r["epoch"] for r in history]
-        for ax, key in zip(axes, ("train_loss", "train_acc", "test_acc")):
-            ax.plot(epochs, [r[key] for r in history], marker="o", label=label)
-    for ax, key in zip(axes, ("train loss", "train accuracy", "test accuracy")):
-        ax.set_title(key)
-        ax.set_xlabel("epoch")
-        ax.grid(alpha=0.3)
-        ax.legend()
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp.png")
-    try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    finally:
-        plt.close(fig)

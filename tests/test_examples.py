@@ -1,6 +1,6 @@
 """End-to-end: the LeNet example on small generated IDX files.
 
-* It trains and writes its log, checkpoint and plot.
+* It trains and writes its log, checkpoint and plot, and prints the model's summary.
 * Ctrl-C is step-atomic, tested with REAL signals: a subprocess (tests/interrupt_driver.py) is
   paused inside the forward, the backward, the optimizer's update, the evaluation or a
   checkpoint write and sent SIGINT there; it saves at the next boundary, and resuming ends
@@ -21,7 +21,11 @@ import sys
 import numpy as np
 import pytest
 
+import standin
 import tinygrad_bn as tg
+from tinygrad_bn import backend
+from tinygrad_bn.data import DataLoader
+from tinygrad_bn.models import lenet
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(TESTS)
@@ -85,25 +89,67 @@ def cli_error(data_dir, *extra) -> str:
     return message
 
 
-def test_lenet_bn_learns_and_writes_log_checkpoint_plot(data_dir, tmp_path):
+def test_lenet_bn_learns_and_writes_log_checkpoint_plot(data_dir, tmp_path, capsys):
     log, ckpt, png = tmp_path / "log.jsonl", tmp_path / "ckpt.npz", tmp_path / "curves.png"
     histories = run(data_dir, "--epochs", "3", "--log", str(log), "--save", str(ckpt), "--plot", str(png))
+    out = capsys.readouterr().out
     (history,) = histories.values()
     losses = [r["train_loss"] for r in history]
     assert losses[-1] < 0.6 * losses[0]  # 30 steps on a learnable task: the loss falls
     records = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["epoch"] for r in records] == [1, 2, 3]
-    assert set(records[0]) == {"epoch", "train_loss", "train_acc", "test_acc", "seconds", "examples_per_s"}
+    assert list(records[0]) == ["epoch", "train_loss", "train_acc", "test_loss", "test_acc", "seconds",
+                                "examples_per_s"]
+    assert records[-1]["test_loss"] < 0.6 * records[0]["test_loss"]
+    assert f"test loss {records[0]['test_loss']:.4f} acc {records[0]['test_acc']:.4f}" in out
     state = tg.load(str(ckpt))
     assert int(state["epoch"]) == 3 and "0.weight" in state["model"]
     assert state["config"]["activation"] == "sigmoid" and state["config"]["subset"] == 320
+    # the loss of each of the 3 x 10 steps, as float32; with full batches their mean is the epoch's
+    steps = state["batch_losses"]
+    assert steps.dtype == np.float32 and steps.shape == (30,)
+    np.testing.assert_allclose(steps.reshape(3, 10).mean(1), losses, rtol=1e-5)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(os.listdir(tmp_path)) == ["ckpt.npz", "curves.png", "log.jsonl"]  # no temp files
+    # the model's summary, once, before training
+    assert out.count("Total params: 44,878") == 1 and out.index("Total params") < out.index("epoch  1")
 
 
-def test_compare_bn_runs_both_models(data_dir, tmp_path):
+def test_compare_bn_runs_both_models_and_plots_both(data_dir, tmp_path, capsys, monkeypatch):
+    plotted = {}
+    monkeypatch.setattr(train_lenet, "plot", lambda runs, path, title: plotted.update(runs=runs, title=title))
     histories = run(data_dir, "--epochs", "1", "--compare-bn", "--plot", str(tmp_path / "cmp.png"))
     assert sorted(histories) == ["LeNet (lr 0.9)", "LeNet-BN (lr 1)"]
+    out = capsys.readouterr().out
+    assert "Total params: 44,878" in out and "Total params: 44,426" in out  # each model's summary
+    assert list(plotted["runs"]) == ["LeNet-BN (lr 1)", "LeNet (lr 0.9)"]
+    for label, curves in plotted["runs"].items():
+        assert curves["history"] == histories[label]
+        assert [len(steps) for steps in curves["batch_losses"]] == [10]
+    assert plotted["title"] == ("LeNet-BN vs LeNet on Fashion-MNIST\nsigmoid, SGD lr 1 vs 0.9, "
+                                "schedule none, batch 32, 1 epoch, 320 training images, seed 0")
+
+
+def test_compare_bn_plot_is_written(data_dir, tmp_path):
+    png = tmp_path / "cmp.png"
+    run(data_dir, "--epochs", "2", "--subset", "64", "--compare-bn", "--plot", str(png))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and os.listdir(tmp_path) == ["cmp.png"]
+
+
+def test_a_resumed_run_plots_every_step_since_the_start(data_dir, tmp_path, capsys, monkeypatch):
+    ckpt = tmp_path / "ckpt.npz"
+    run(data_dir, "--epochs", "1", "--save", str(ckpt))
+    first = tg.load(str(ckpt))["batch_losses"]
+    capsys.readouterr()
+    plotted = {}
+    monkeypatch.setattr(train_lenet, "plot", lambda runs, path, title: plotted.update(runs=runs, title=title))
+    run(data_dir, "--resume", str(ckpt), "--epochs", "2", "--plot", str(tmp_path / "p.png"))
+    assert "Total params" not in capsys.readouterr().out  # printed by the run that began it
+    ((label, curves),) = plotted["runs"].items()
+    assert [r["epoch"] for r in curves["history"]] == [1, 2]
+    assert [len(steps) for steps in curves["batch_losses"]] == [10, 10]
+    np.testing.assert_array_equal(curves["batch_losses"][0], first)
+    assert "schedule none" in plotted["title"] and "2 epochs" in plotted["title"]
 
 
 # ================================================================ Ctrl-C with real signals
@@ -201,7 +247,8 @@ def test_real_ctrl_c_anywhere_then_resume_matches_uninterrupted(data_dir, tmp_pa
     assert (saved["epoch"], saved["batches_done"]) == position
     assert [name for name in os.listdir(tmp_path)] == ["part.npz"]  # no temp files
     run(data_dir, *SHORT, "--save", str(part), "--resume", str(part), *options)
-    assert_same(uninterrupted(options), comparable(part))
+    assert_same(uninterrupted(options), comparable(part))  # the per-step losses too
+    assert comparable(part)["batch_losses"].shape == (10,)
 
 
 def test_second_ctrl_c_exits_at_once_without_saving(data_dir, tmp_path):
@@ -284,6 +331,19 @@ def test_resume_of_a_cosine_run_refuses_new_epochs_or_lr(data_dir, tmp_path):
                                                    "--epochs", "2")
     assert "lr 0.1 (checkpoint: 1.0)" in cli_error(data_dir, "--resume", str(ckpt), "--schedule", "cosine",
                                                    "--lr", "0.1")
+
+
+def test_resume_of_an_inconsistent_or_older_checkpoint_is_one_line(data_dir, one_epoch, tmp_path):
+    state = tg.load(str(one_epoch))
+    state["batch_losses"] = state["batch_losses"][:7]
+    tg.save(state, tmp_path / "short.npz")
+    message = cli_error(data_dir, "--resume", str(tmp_path / "short.npz"))
+    assert "cannot load it: batch_losses holds 7 losses; 1 epochs of 10 batches and 0 more make 10" in message
+    state = tg.load(str(one_epoch))
+    state["version"] = 2
+    tg.save(state, tmp_path / "v2.npz")
+    assert "a training checkpoint of format 2; this version reads format 3" in \
+        cli_error(data_dir, "--resume", str(tmp_path / "v2.npz"))
 
 
 def test_resume_of_what_is_not_a_training_checkpoint_is_one_line(data_dir, one_epoch, tmp_path):
@@ -374,8 +434,10 @@ def test_nonfinite_loss_stops_and_keeps_the_last_good_checkpoint(data_dir, tmp_p
 
 def test_mlp_example_trains_and_checks_its_flags(data_dir, tmp_path):
     base = ["--data-dir", data_dir, "--no-verify", "--batch-size", "32", "--hidden", "20,20"]
-    histories = train_mlp.main([*base, "--epochs", "1", "--optimizer", "adam"])
+    png = tmp_path / "mlp.png"
+    histories = train_mlp.main([*base, "--epochs", "1", "--optimizer", "adam", "--plot", str(png)])
     assert list(histories) == ["batchnorm"] and len(histories["batchnorm"]) == 1
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     for extra, words in ((["--hidden", "20,0"], "--hidden 20,0: expected positive widths"),
                          (["--epochs", "0"], "--epochs 0: must be >= 1"),
                          (["--subset", "999"], "--subset 999: must be between 1 and 320"),
@@ -383,6 +445,72 @@ def test_mlp_example_trains_and_checks_its_flags(data_dir, tmp_path):
         with pytest.raises(SystemExit) as info:
             train_mlp.main([*base, *extra])
         assert str(info.value.code).startswith("error: ") and words in str(info.value.code)
+
+
+# ================================================================ the Trainer on each device
+def small_trainer(device, n, save=None):
+    """LeNet-BN on `device`, n learnable images in batches of 32 (64 to test on), quiet."""
+    tg.manual_seed(0)
+    model = lenet().to(device)
+    images, labels = learnable_images(n, 0)
+    test_images, test_labels = learnable_images(64, 1)
+    train = DataLoader((images.astype(np.uint8), labels), 32, shuffle=True, seed=0, device=device)
+    test = DataLoader((test_images.astype(np.uint8), test_labels), 32, device=device)
+    trainer = training.Trainer(model, tg.optim.SGD(model.parameters(), lr=0.5), train, test, save=save,
+                               quiet=True)
+    trainer.check_every = 10 ** 9  # the finiteness check reads the loss: here, only at the epoch's end
+    return trainer
+
+
+def trainer_syncs(device, trainer, epochs):
+    """How often `trainer.fit(epochs)` made the host wait for the device OUTSIDE its steps (the
+    library's ops inside a step are not the Trainer's business); None on the CPU or a real GPU."""
+    if device == "cpu" or backend.get_array_module("cuda") is not standin.cupy:
+        trainer.fit(epochs)
+        return None
+    in_steps, real_step = [], trainer.step
+
+    def counted_step(images, labels):
+        with standin.count() as counts:
+            result = real_step(images, labels)
+        in_steps.append(counts.syncs)
+        return result
+    trainer.step = counted_step
+    with standin.count() as counts:
+        trainer.fit(epochs)
+    return counts.syncs - sum(in_steps)
+
+
+def test_trainer_reads_the_device_per_epoch_not_per_step(device):
+    """Each step's loss stays on the device until the epoch ends: around its steps, an epoch of
+    10 steps makes the host wait exactly as often as one of 5 (on the stand-in for CuPy, which
+    counts)."""
+    short, long = small_trainer(device, 160), small_trainer(device, 320)
+    assert trainer_syncs(device, short, 1) == trainer_syncs(device, long, 1)
+    assert [len(steps) for steps in long.batch_losses] == [10]
+    assert long.history[0]["train_loss"] == pytest.approx(long.batch_losses[0].mean(), rel=1e-5)
+    assert 0 < long.history[0]["test_loss"] < 5 and long.batch_losses[0].dtype == np.float32
+
+
+def test_trainer_resumes_the_step_losses_of_an_unfinished_epoch(device, tmp_path):
+    full = small_trainer(device, 160)
+    full.fit(2)
+    ckpt = tmp_path / "ckpt.npz"
+    part = small_trainer(device, 160, save=str(ckpt))
+
+    def stop_after_seven_steps():  # as a Ctrl-C would: epoch 2, after its second step
+        if (part.epoch, part.batches_done) == (1, 2):
+            raise training._Stop()
+    part.boundary = stop_after_seven_steps
+    with pytest.raises(SystemExit):
+        part.fit(2)
+    assert tg.load(str(ckpt))["batch_losses"].shape == (7,)
+    resumed = small_trainer(device, 160)
+    resumed.resume(str(ckpt))
+    resumed.fit(2)
+    assert len(resumed.batch_losses) == 2
+    for a, b in zip(resumed.batch_losses, full.batch_losses):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_cuda_without_gpu_is_one_line(data_dir, capsys):

@@ -266,6 +266,7 @@ class Trainer:
         self.epoch, self.batches_done = 0, 0
         self.loss_sum, self.correct, self.seen = 0.0, 0, 0
         self.epoch_seconds = 0.0
+        self._epoch_start = None  # the clock when this epoch's training (re)started
         self.loader_state = train_loader.state_dict()
         self.interrupts = Interrupts()
         self.unsaved = False  # something changed since the last checkpoint
@@ -274,6 +275,14 @@ class Trainer:
         self.check_every = 1 if self.device == "cpu" else 10
 
     # ------------------------------------------------------------ checkpoints
+    def elapsed(self) -> float:
+        """Seconds of training in the current epoch so far. The clock is read after the device
+        has finished the work queued on it: GPU calls return before their kernels run."""
+        if self._epoch_start is None:
+            return self.epoch_seconds
+        backend.synchronize(self.device)
+        return time.perf_counter() - self._epoch_start
+
     def state_dict(self) -> dict:
         return {
             "kind": CHECKPOINT_KIND, "version": CHECKPOINT_VERSION, "config": self.config,
@@ -281,7 +290,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler else {},
             "epoch": self.epoch, "batches_done": self.batches_done,
-            "sums": np.array([float(self.loss_sum), float(self.correct), self.seen, self.epoch_seconds]),
+            "sums": np.array([float(self.loss_sum), float(self.correct), self.seen, self.elapsed()]),
             # generator states hold 128-bit integers: JSON text keeps them exact
             "loader": json.dumps(self.loader_state), "rng": json.dumps(backend.get_rng_state()),
             "history": json.dumps(self.history),
@@ -394,7 +403,8 @@ class Trainer:
         if tqdm is not None and not self.quiet:
             bar = tqdm(total=len(loader), initial=self.batches_done, leave=False, unit="batch",
                        desc=f"{self.name}epoch {self.epoch + 1}/{epochs}", file=sys.stdout)
-        start = time.perf_counter() - self.epoch_seconds
+        backend.synchronize(self.device)  # start the clock on an idle device
+        self._epoch_start = time.perf_counter() - self.epoch_seconds
         batches = iter(loader)
         for _ in range(self.batches_done):  # resuming mid-epoch: skip what was done
             next(batches)
@@ -406,7 +416,6 @@ class Trainer:
                 self.correct += correct
                 self.seen += len(labels)
                 self.batches_done += 1
-                self.epoch_seconds = time.perf_counter() - start
                 self.unsaved = True
                 if self.batches_done % self.check_every == 0:
                     self.check_finite()
@@ -416,7 +425,8 @@ class Trainer:
                         bar.set_postfix(loss=f"{float(self.loss_sum) / self.seen:.4f}")
                 self.boundary()  # the step is complete: a Ctrl-C during it stops here
             self.check_finite()
-            train_seconds = time.perf_counter() - start
+            train_seconds = self.elapsed()
+            self._epoch_start = None
             test_loss, test_acc = evaluate(self.model, self.test_loader, self.boundary)
         finally:
             if bar is not None:

@@ -12,5 +12,7 @@ here so that running it with ``-m`` does not import it twice.
 from .datasets import MNIST, FashionMNIST
 from .idx import DatasetError, read_idx
 from .loader import DataLoader
+from .sampler import DistributedSampler
 
-__all__ = ["MNIST", "FashionMNIST", "DataLoader", "DatasetError", "read_idx"]
+__all__ = ["MNIST", "FashionMNIST", "DataLoader", "DatasetError", "read_idx",
+           "DistributedSampler"]

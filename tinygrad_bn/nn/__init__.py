@@ -14,3 +14,8 @@ from .parameter import Parameter
 __all__ = ["functional", "init", "reference", "Parameter", "Module", "Sequential", "Identity",
            "Linear", "Conv2d", "MaxPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "LayerNorm",
            "ReLU", "Sigmoid", "Tanh", "Flatten", "Dropout", "CrossEntropyLoss", "MSELoss"]
+
+from . import parallel  # noqa: E402  (DistributedDataParallel)
+from .modules import SyncBatchNorm  # noqa: E402
+
+__all__ += ["parallel", "SyncBatchNorm"]

@@ -14,3 +14,7 @@ from .pooling import AvgPool2d, MaxPool2d
 __all__ = ["Module", "Sequential", "Identity", "Linear", "Conv2d", "MaxPool2d", "AvgPool2d",
            "BatchNorm1d", "BatchNorm2d", "LayerNorm", "ReLU", "Sigmoid", "Tanh", "Flatten",
            "Dropout", "CrossEntropyLoss", "MSELoss"]
+
+from .syncbatchnorm import SyncBatchNorm  # noqa: E402  (data-parallel batch norm)
+
+__all__ += ["SyncBatchNorm"]

@@ -1,13 +1,15 @@
 # Two commands set everything up on a fresh machine:
-#   make test    virtualenv + package with test extras, then the test suite: once as it is, then
-#                its cuda tests again on a strict CPU stand-in for CuPy where no GPU is present
+#   make test    virtualenv + package with the test and mpi extras (mpi4py + the MPICH wheel), then
+#                the test suite: once as it is (the distributed tests under mpiexec -n 1, 2, 3
+#                included), then its cuda tests again on a strict CPU stand-in for CuPy where no
+#                GPU is present
 #   make train   virtualenv + package with example extras + Fashion-MNIST, then LeNet-BN training
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 ARGS   ?=
 
-.PHONY: test test-standin train data bench clean
+.PHONY: test test-standin train data bench clean mpi
 
 # A virtualenv of our own; each target installs the extras it needs into it, once.
 $(PY):
@@ -22,6 +24,12 @@ $(VENV)/.examples-installed: setup.cfg pyproject.toml | $(PY)
 	$(PY) -m pip install -q -e '.[examples]'
 	touch $@
 
+$(VENV)/.mpi-installed: setup.cfg pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[mpi]'
+	touch $@
+
+mpi: $(VENV)/.mpi-installed
+
 # Fashion-MNIST: found on disk, downloaded, or unpacked from Debian's package; always verified
 # (see scripts/fetch_data.py)
 data: $(VENV)/.examples-installed
@@ -35,7 +43,7 @@ bench: $(VENV)/.examples-installed
 	$(PY) benchmarks/bench_norm.py
 	$(PY) benchmarks/bench_lenet.py
 
-test: $(VENV)/.test-installed
+test: $(VENV)/.test-installed $(VENV)/.mpi-installed
 	$(PY) -m pytest -q
 	$(PY) -m pytest -q --cuda=standin
 

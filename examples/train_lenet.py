@@ -5,6 +5,7 @@
     python examples/train_lenet.py --schedule cosine --activation relu --optimizer adam
     python examples/train_lenet.py --compare-bn --epochs 2 --plot bn_vs_plain.png
     python examples/train_lenet.py --save run.npz        # Ctrl-C, then the same with --resume run.npz
+    mpiexec -n 2 python examples/train_lenet.py --distributed    # data-parallel, SyncBatchNorm
 
 Defaults: SGD lr 1.0 (Adam and AdamW: lr 1e-3), batch 256, 10 epochs, cross-entropy, sigmoid,
 seed 0. Every flag, path and the data are checked before the first step; a problem is one line,
@@ -18,8 +19,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # examples/train
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repo
 
 import tinygrad_bn as tg  # noqa: E402
-from tinygrad_bn import optim  # noqa: E402
-from tinygrad_bn.data import DataLoader, DatasetError, FashionMNIST  # noqa: E402
+import tinygrad_bn.distributed as dist  # noqa: E402
+from tinygrad_bn import nn, optim  # noqa: E402
+from tinygrad_bn.data import DataLoader, DatasetError, DistributedSampler, FashionMNIST  # noqa: E402
 from tinygrad_bn.models import lenet  # noqa: E402
 from plots import plot  # noqa: E402
 from training import (EXIT_INTERRUPTED, Trainer, check_distinct, check_number, check_output,  # noqa: E402
@@ -64,6 +66,10 @@ def parse_args(argv=None):
                         "training and test accuracy")
     p.add_argument("--allow-nonfinite", action="store_true",
                    help="keep training when the loss is not finite (else: stop, keep the last checkpoint)")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel over the K processes of `mpiexec -n K` (MPI, the mpi extra): "
+                        "SyncBatchNorm, each process a shard of every batch (--batch-size is the "
+                        "global batch); rank 0 prints, logs and saves")
     return p.parse_args(argv)
 
 
@@ -79,7 +85,27 @@ def check_flags(args) -> list:
                      for flag, value in given.items() if value]
     elif args.plain_lr is not None:
         problems.append("--plain-lr is the lr of the plain LeNet in --compare-bn; give --compare-bn too")
+    if args.distributed:
+        problems += [f"--distributed trains one model on CPU processes: it cannot be combined with {flag}"
+                     for flag, value in (("--compare-bn", args.compare_bn), ("--no-bn", args.no_bn),
+                                         ("--device cuda", args.device == "cuda")) if value]
     return problems
+
+
+def start_distributed(args):
+    """Join the processes of `mpiexec -n K` (--distributed): (process group, rank, K), or
+    (None, 0, 1) without --distributed. One-line errors, as for every flag."""
+    if not args.distributed:
+        return None, 0, 1
+    try:
+        dist.init_process_group()
+    except RuntimeError as err:
+        fail(f"--distributed: {err}")
+    k = dist.get_world_size()
+    if args.batch_size % k:
+        fail(f"--batch-size {args.batch_size}: with --distributed it is the global batch, split "
+             f"over the {k} processes: give a multiple of {k}")
+    return dist._default_group(), dist.get_rank(), k
 
 
 def check_paths(args) -> list:
@@ -111,17 +137,26 @@ def settings(args, batch_norm: bool, lr: float, data) -> dict:
     return {"script": "train_lenet", "model": "lenet-bn" if batch_norm else "lenet",
             "activation": args.activation, "batch_size": args.batch_size, "subset": len(train_labels),
             "schedule": args.schedule, "optimizer": args.optimizer, "lr": lr, "epochs": args.epochs,
-            "seed": args.seed, "data": fingerprint, "device": args.device}
+            "seed": args.seed, "data": fingerprint, "device": args.device,
+            **({"processes": dist.get_world_size()} if args.distributed else {})}
 
 
-def build(args, batch_norm: bool, lr: float, data):
-    """Model, optimizer, scheduler and loaders for one run, all seeded from args.seed."""
+def build(args, batch_norm: bool, lr: float, data, rank: int = 0, k: int = 1):
+    """Model, optimizer, scheduler and loaders for one run, all seeded from args.seed. With
+    --distributed: batch norm synchronised over the K processes, the model wrapped in
+    DistributedDataParallel (rank 0's weights everywhere), each process's loaders a shard."""
     tg.manual_seed(args.seed)
-    train_set, test_set = data
+    train_set, (test_images, test_labels) = data
     model = lenet(batch_norm=batch_norm, activation=args.activation).to(args.device)
+    if args.distributed:
+        model = nn.parallel.DistributedDataParallel(nn.SyncBatchNorm.convert_sync_batchnorm(model))
+        sampler = DistributedSampler(train_set, seed=args.seed)  # a new shard of each epoch's shuffle
+        train_loader = DataLoader(train_set, args.batch_size // k, sampler=sampler)
+        test_loader = DataLoader((test_images[rank::k], test_labels[rank::k]), 1024)  # a K-th each
+    else:
+        train_loader = DataLoader(train_set, args.batch_size, shuffle=True, seed=args.seed, device=args.device)
+        test_loader = DataLoader((test_images, test_labels), 1024, device=args.device)
     optimizer = OPTIMIZERS[args.optimizer](model.parameters(), lr=lr)
-    train_loader = DataLoader(train_set, args.batch_size, shuffle=True, seed=args.seed, device=args.device)
-    test_loader = DataLoader(test_set, 1024, device=args.device)
     scheduler = None
     if args.schedule == "cosine":
         scheduler = optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=args.epochs * len(train_loader))
@@ -138,10 +173,10 @@ def plot_title(args, runs, num_train: int) -> str:
             f"seed {args.seed}")
 
 
-def resume(trainer, args, checkpoint) -> None:
+def resume(trainer, args, checkpoint, say=print) -> None:
     """Load `checkpoint` into `trainer` after checking that it is this run's; apply and print
-    the safe overrides (--epochs and --lr without a schedule, --device)."""
-    overridable = ("device", "epochs", "lr") if args.schedule == "none" else ("device",)
+    the safe overrides (--epochs and --lr without a schedule, --device, the process count)."""
+    overridable = ("device", "epochs", "lr", "processes") if args.schedule == "none" else ("device", "processes")
     overrides = compare_settings(args.resume, checkpoint["config"], trainer.config, overridable)
     done = int(checkpoint["epoch"])
     if args.epochs < done:
@@ -151,7 +186,7 @@ def resume(trainer, args, checkpoint) -> None:
     except (RuntimeError, ValueError, KeyError, TypeError) as err:
         fail(f"--resume {args.resume}: cannot load it: {err}")
     for key, old, new in overrides:
-        print(f"resuming with {key} {new} instead of the checkpoint's {old}")
+        say(f"resuming with {key} {new} instead of the checkpoint's {old}")
         if key == "lr":
             for group in trainer.optimizer.param_groups:
                 group["lr"] = new
@@ -171,6 +206,8 @@ def _main(argv=None):
     if problems:
         fail(*problems)
     require_device(args.device)
+    group, rank, k = start_distributed(args)
+    say = print if rank == 0 else (lambda *a, **kw: None)  # distributed: rank 0 speaks for all
     checkpoint = load_training_checkpoint(args.resume) if args.resume else None
     if checkpoint is not None:  # unless given, --epochs and --lr are the checkpoint's
         args.epochs = checkpoint["config"]["epochs"] if args.epochs is None else args.epochs
@@ -184,23 +221,28 @@ def _main(argv=None):
         runs = [("LeNet-BN", True, args.lr), ("LeNet", False, args.plain_lr or DEFAULT_PLAIN_LR)]
     histories, curves = {}, {}
     for name, batch_norm, lr in runs:
-        model, optimizer, scheduler, train_loader, test_loader = build(args, batch_norm, lr, data)
-        if checkpoint is None:  # a resumed run printed it when it started
-            print(tg.nn.summary(model, (args.batch_size, 1, 28, 28), device=args.device))
+        model, optimizer, scheduler, train_loader, test_loader = build(args, batch_norm, lr, data, rank, k)
+        if checkpoint is None and rank == 0:  # a resumed run printed it when it started
+            print(tg.nn.summary(getattr(model, "module", model), (args.batch_size, 1, 28, 28),
+                                device=args.device))
         trainer = Trainer(model, optimizer, train_loader, test_loader, scheduler, save=args.save,
                           log=args.log, name=f"[{name}] " if len(runs) > 1 else "",
-                          config=settings(args, batch_norm, lr, data), allow_nonfinite=args.allow_nonfinite)
+                          config=settings(args, batch_norm, lr, data), allow_nonfinite=args.allow_nonfinite,
+                          group=group)
         if checkpoint is not None:
-            resume(trainer, args, checkpoint)
+            resume(trainer, args, checkpoint, say)
         label = f"{name} (lr {lr:g})"
-        print(f"{label}: {sum(p.numel() for p in model.parameters())} parameters, "
-              f"{train_loader.num_samples} training images, {args.device}")
+        where = f"{k} processes (SyncBatchNorm, {args.batch_size // k} per process)" if k > 1 else args.device
+        say(f"{label}: {sum(p.numel() for p in model.parameters())} parameters, "
+            f"{len(data[0][1])} training images, {where}")
         histories[label] = trainer.fit(args.epochs)
         curves[label] = {"history": trainer.history, "batch_losses": trainer.batch_losses}
-        print(summary(histories[label], f"{label}: "))
-    if args.plot:
-        plot(curves, args.plot, title=plot_title(args, runs, train_loader.num_samples))
+        say(summary(histories[label], f"{label}: "))
+    if args.plot and rank == 0:
+        plot(curves, args.plot, title=plot_title(args, runs, len(data[0][1])))
         print(f"plot written to {args.plot}")
+    if group is not None:
+        dist.destroy_process_group()
     return histories
 
 

@@ -225,10 +225,11 @@ class Diverged(Exception):
 
 
 # ================================================================ the loop
-def evaluate(model, loader, boundary=None) -> tuple:
+def evaluate(model, loader, boundary=None, group=None) -> tuple:
     """Mean cross-entropy loss and accuracy of `model` on `loader`, in eval mode, without a
     graph, as two floats. Both are summed on the device and read once, at the end. `boundary()`
-    is called after each batch (it may raise to stop)."""
+    is called after each batch (it may raise to stop). With a distributed `group`, each process
+    has its part of the test set and the sums are added up over the processes."""
     model.eval()
     loss_sum, correct = 0.0, 0
     with tg.no_grad():
@@ -238,7 +239,17 @@ def evaluate(model, loader, boundary=None) -> tuple:
             correct += (logits.argmax(1) == labels).array.sum()
             if boundary is not None:
                 boundary()
-    return float(loss_sum) / loader.num_samples, float(correct) / loader.num_samples
+    loss_sum, correct, count = _sum_over(group, [float(loss_sum), float(correct), loader.num_samples])
+    return loss_sum / count, correct / count
+
+
+def _sum_over(group, values) -> list:
+    """`values` (floats) added up over the processes of `group` (as they are without one)."""
+    if group is None:
+        return list(values)
+    totals = np.array(values, dtype=np.float64)
+    group.allreduce_(totals)
+    return totals.tolist()
 
 
 class Trainer:
@@ -247,6 +258,10 @@ class Trainer:
 
     Args:
         save (str, optional): checkpoint path, written atomically after every epoch and on Ctrl-C.
+        group (optional): a distributed process group (``distributed._default_group()``) when
+            K processes train one model together: each process trains on its shard, metrics
+            are summed over the processes, Ctrl-C stops them all at the same step, and rank 0
+            alone prints, logs and saves (the bare model's weights: ``model.module``).
         log (str, optional): a JSON-lines file, one object per epoch.
         name (str, optional): a label for printed lines and plots.
         config (dict, optional): the run's settings, stored in every checkpoint.
@@ -254,8 +269,13 @@ class Trainer:
     """
 
     def __init__(self, model, optimizer, train_loader, test_loader, scheduler=None,
-                 save=None, log=None, name="", quiet=False, config=None, allow_nonfinite=False):
+                 save=None, log=None, name="", quiet=False, config=None, allow_nonfinite=False,
+                 group=None):
+        self.group, self.rank = group, (group.rank if group is not None else 0)
+        if self.rank != 0:  # one process speaks and writes for all
+            save, log, quiet = None, None, True
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+        self.weights = getattr(model, "module", model)  # saved bare: a DDP wrapper's inner model
         self.train_loader, self.test_loader = train_loader, test_loader
         self.save_path, self.log_path, self.name, self.quiet = save, log, name, quiet
         self.config = dict(config or {})
@@ -286,7 +306,7 @@ class Trainer:
     def state_dict(self) -> dict:
         return {
             "kind": CHECKPOINT_KIND, "version": CHECKPOINT_VERSION, "config": self.config,
-            "model": self.model.state_dict(),
+            "model": self.weights.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler else {},
             "epoch": self.epoch, "batches_done": self.batches_done,
@@ -310,11 +330,13 @@ class Trainer:
         if losses.shape != (epoch * per_epoch + batches_done,):
             raise ValueError(f"batch_losses holds {losses.size} losses; {epoch} epochs of {per_epoch} "
                              f"batches and {batches_done} more make {epoch * per_epoch + batches_done}")
-        self.model.load_state_dict(state["model"])
+        self.weights.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler:
             self.scheduler.load_state_dict(state["scheduler"])
         self.epoch, self.batches_done = epoch, batches_done
+        if self.rank != 0:  # distributed: the saved sums are the totals of every process
+            loss_sum, correct, seen = 0.0, 0, 0
         self.loss_sum, self.correct, self.seen = loss_sum, int(correct), int(seen)
         self.epoch_seconds = seconds
         self.loader_state = loader_state
@@ -327,11 +349,23 @@ class Trainer:
             self.config = dict(state.get("config") or {})
 
     def save(self) -> None:
-        """Write a checkpoint (at a boundary only), unless the state has gone non-finite."""
-        if not self.save_path:
+        """Write a checkpoint (at a boundary only), unless the state has gone non-finite.
+        Distributed, every process calls it (it adds up the epoch's sums) and rank 0 writes."""
+        writes = bool(self.save_path)
+        if self.group is not None:  # does rank 0 save? (the others never do)
+            writes = self.group.allreduce_sum(np.array([int(writes)]))[0] > 0
+        if not writes:
             return
-        self.check_finite(parameters=True)
-        tg.save(self.state_dict(), self.save_path)
+        self.check_finite(parameters=True)  # (a collective when distributed: every process)
+        local = self.loss_sum, self.correct, self.seen
+        if self.group is not None:  # the checkpoint holds the totals over the processes
+            totals = _sum_over(self.group, [float(self.loss_sum), float(self.correct), self.seen])
+            self.loss_sum, self.correct, self.seen = totals[0], int(totals[1]), int(totals[2])
+        try:
+            if self.save_path:
+                tg.save(self.state_dict(), self.save_path)
+        finally:
+            self.loss_sum, self.correct, self.seen = local
         self.unsaved = False
 
     def resume(self, state_or_path, source: str | None = None) -> None:
@@ -348,18 +382,23 @@ class Trainer:
             print(line, flush=True)
 
     def boundary(self) -> None:
-        """A point between steps: stop here if Ctrl-C was pressed."""
-        if self.interrupts.requested:
+        """A point between steps: stop here if Ctrl-C was pressed (distributed: on any process,
+        so that all of them stop at the same step)."""
+        requested = self.interrupts.requested
+        if self.group is not None:
+            requested = self.group.allreduce_sum(np.array([int(requested)]))[0] > 0
+        if requested:
             raise _Stop()
 
     def check_finite(self, parameters: bool = False) -> None:
         if self.allow_nonfinite:
             return
-        if self.seen and not math.isfinite(float(self.loss_sum)):
-            raise Diverged(f"the loss is not finite ({float(self.loss_sum)}) in epoch {self.epoch + 1} "
+        loss_sum = _sum_over(self.group, [float(self.loss_sum)])[0]  # all processes stop together
+        if self.seen and not math.isfinite(loss_sum):
+            raise Diverged(f"the loss is not finite ({loss_sum}) in epoch {self.epoch + 1} "
                            f"by batch {self.batches_done}")
         if parameters:
-            for name, tensor in self.model.state_dict().items():
+            for name, tensor in self.weights.state_dict().items():
                 if tensor.dtype.kind == "f" and not np.isfinite(tensor).all():
                     raise Diverged(f"{name} is not finite after epoch {self.epoch}")
 
@@ -388,9 +427,9 @@ class Trainer:
 
     def _save_and_stop(self) -> None:
         saved = ""
+        if self.unsaved:
+            self.save()  # (distributed, every process takes part; rank 0 writes)
         if self.save_path:
-            if self.unsaved:
-                self.save()
             saved = f"; checkpoint saved to {self.save_path} (continue with --resume {self.save_path})"
         self.say(f"\ninterrupted in epoch {self.epoch + 1} after {self.batches_done} batches{saved}")
         raise SystemExit(EXIT_INTERRUPTED)
@@ -398,6 +437,8 @@ class Trainer:
     def train_epoch(self, epochs: int) -> None:
         loader = self.train_loader
         loader.load_state_dict(self.loader_state)  # the permutation this epoch uses (also on resume)
+        if hasattr(loader.sampler, "set_epoch"):  # distributed: this epoch's shard of a new shuffle
+            loader.sampler.set_epoch(self.epoch)
         self.model.train()
         bar = None
         if tqdm is not None and not self.quiet:
@@ -427,13 +468,14 @@ class Trainer:
             self.check_finite()
             train_seconds = self.elapsed()
             self._epoch_start = None
-            test_loss, test_acc = evaluate(self.model, self.test_loader, self.boundary)
+            test_loss, test_acc = evaluate(self.weights, self.test_loader, self.boundary, self.group)
         finally:
             if bar is not None:
                 bar.close()
-        record = {"epoch": self.epoch + 1, "train_loss": float(self.loss_sum) / self.seen,
-                  "train_acc": float(self.correct) / self.seen, "test_loss": test_loss, "test_acc": test_acc,
-                  "seconds": round(train_seconds, 3), "examples_per_s": round(self.seen / train_seconds, 1)}
+        loss_sum, correct, seen = _sum_over(self.group, [float(self.loss_sum), float(self.correct), self.seen])
+        record = {"epoch": self.epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
+                  "test_loss": test_loss, "test_acc": test_acc,
+                  "seconds": round(train_seconds, 3), "examples_per_s": round(seen / train_seconds, 1)}
         self.history.append(record)
         self.batch_losses.append(self.losses_this_epoch())
         self.step_losses = []

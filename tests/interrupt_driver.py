@@ -106,9 +106,9 @@ def step(self, images, labels):
     return real_step(self, images, labels)
 
 
-def evaluate(model, loader, boundary=None):
+def evaluate(model, loader, boundary=None, group=None):
     count["eval"] += 1
-    return real_evaluate(model, loader, boundary)
+    return real_evaluate(model, loader, boundary, group)
 
 
 def save(obj, path):

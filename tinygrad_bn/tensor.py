@@ -76,6 +76,7 @@ class Tensor(ConversionMethods, ArithmeticMethods, InPlaceMethods, ReductionMeth
     """
 
     __array_priority__ = 1000  # so `ndarray * Tensor` calls Tensor.__rmul__
+    _post_accumulate_grad_hooks: dict = {}  # set per tensor by register_post_accumulate_grad_hook
 
     def __init__(self, data, requires_grad: bool = False, device=None, dtype=None):
         self._init(_to_array(data, dtypes.as_dtype(dtype), device))
@@ -291,13 +292,30 @@ class Tensor(ConversionMethods, ArithmeticMethods, InPlaceMethods, ReductionMeth
         if isinstance(grad, Tensor):  # create_graph: the gradient carries its graph, kept out of place
             grad = grad if grad.dtype == self.dtype else grad.astype(self.dtype)
             self._grad = grad if self._grad is None else self._grad + grad
-            return
-        if grad.dtype != self.dtype:
-            grad, owned = grad.astype(self.dtype), True
-        if self._grad is None:
-            self._grad = Tensor._wrap(grad if owned else grad.copy())
         else:
-            self._grad.array += grad
+            if grad.dtype != self.dtype:
+                grad, owned = grad.astype(self.dtype), True
+            if self._grad is None:
+                self._grad = Tensor._wrap(grad if owned else grad.copy())
+            else:
+                self._grad.array += grad
+        for hook in tuple(self._post_accumulate_grad_hooks.values()):
+            hook(self)
+
+    def register_post_accumulate_grad_hook(self, hook) -> _RemovableHandle:
+        """Call ``hook(tensor)`` each time backward has added a gradient into this leaf's
+        ``.grad`` (PyTorch's name): the moment the gradient of this backward is final.
+        DistributedDataParallel uses it to start reducing gradients while backward goes on.
+
+        Returns a handle whose ``remove()`` unregisters the hook.
+        """
+        if not self.is_leaf:
+            raise RuntimeError("post accumulate grad hooks cannot be registered on non-leaf tensors")
+        if "_post_accumulate_grad_hooks" not in self.__dict__:  # the class's {} is shared: never fill it
+            self._post_accumulate_grad_hooks = {}
+        handle = _RemovableHandle(self._post_accumulate_grad_hooks)
+        self._post_accumulate_grad_hooks[handle.id] = hook
+        return handle
 
     def zero_grad(self) -> None:
         """Forget the accumulated gradient (``.grad = None``)."""
@@ -386,3 +404,16 @@ def _where(condition, a, b) -> Tensor:
         raise ValueError(f"where: shapes {condition.shape}, {a.shape} and {b.shape} cannot be "
                          "broadcast together") from None
     return E.Where.apply(a, b, condition=condition.array)
+
+
+class _RemovableHandle:
+    """What registering a hook returns: ``remove()`` takes the hook out again."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: dict):
+        self.hooks, self.id = hooks, _RemovableHandle._next_id
+        _RemovableHandle._next_id += 1
+
+    def remove(self) -> None:
+        self.hooks.pop(self.id, None)

@@ -12,5 +12,7 @@ also gets them from Debian's package; the library itself never runs other progra
 from .datasets import MNIST, FashionMNIST
 from .idx import DatasetError, read_idx
 from .loader import DataLoader
+from .sampler import DistributedSampler
 
-__all__ = ["MNIST", "FashionMNIST", "DataLoader", "DatasetError", "read_idx"]
+__all__ = ["MNIST", "FashionMNIST", "DataLoader", "DatasetError", "read_idx",
+           "DistributedSampler"]

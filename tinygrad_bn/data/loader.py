@@ -41,6 +41,8 @@ class DataLoader:
         seed (int, optional): seed of the shuffling generator (default: None, drawn from the
             global CPU generator, so ``tg.manual_seed`` makes shuffling reproducible too).
         device (str, optional): ``'cpu'`` or ``'cuda'`` (default: ``'cpu'``).
+        sampler (optional): an iterable of sample indices with a length, drawn anew each pass
+            (a `DistributedSampler`: this process's shard); excludes ``shuffle`` (default: None).
 
     Shape:
         - images: (B, 1, H, W) float32 for (N, H, W) input images, (B, ...) otherwise.
@@ -62,7 +64,8 @@ class DataLoader:
     """
 
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False,
-                 drop_last: bool = False, seed: int | None = None, device: str = "cpu"):
+                 drop_last: bool = False, seed: int | None = None, device: str = "cpu",
+                 sampler=None):
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size should be a positive integer, got {batch_size!r}")
         images, labels = as_arrays(dataset)
@@ -73,7 +76,9 @@ class DataLoader:
                              f"{tuple(images.shape)} and {tuple(labels.shape)}")
         if labels.dtype.kind not in "iu":
             raise TypeError(f"labels should be integers (class indices), got {labels.dtype}")
-        self.dataset = dataset
+        if sampler is not None and shuffle:
+            raise ValueError("sampler option is mutually exclusive with shuffle")
+        self.dataset, self.sampler = dataset, sampler
         self.batch_size, self.shuffle, self.drop_last = int(batch_size), bool(shuffle), bool(drop_last)
         self.device = backend.check_device(device)
         self.images = _to_float32(backend.to_device(images, self.device))  # uint8 travels, 4x smaller
@@ -87,6 +92,8 @@ class DataLoader:
 
     @property
     def num_samples(self) -> int:
+        if self.sampler is not None:
+            return len(self.sampler)
         return len(self.labels)
 
     def __len__(self) -> int:
@@ -97,10 +104,14 @@ class DataLoader:
 
     def __iter__(self):
         b, stop = self.batch_size, len(self) * self.batch_size
-        if self.shuffle:
-            # drawn on the CPU by our generator (so the order does not depend on the device),
-            # then moved once, so every batch is a gather on the device array
-            order = backend.to_device(self._generator.permutation(self.num_samples), self.device)
+        if self.shuffle or self.sampler is not None:
+            # drawn on the CPU by our generator or the sampler (so the order does not depend on
+            # the device), then moved once, so every batch is a gather on the device array
+            if self.sampler is not None:
+                indices = np.fromiter(self.sampler, dtype=np.int64, count=len(self.sampler))
+            else:
+                indices = self._generator.permutation(self.num_samples)
+            order = backend.to_device(indices, self.device)
             for start in range(0, stop, b):
                 index = order[start:start + b]
                 yield Tensor._wrap(self.images[index]), self._labels(self.labels[index])

@@ -11,4 +11,6 @@ from .modules import __all__ as _modules
 from .parameter import Parameter
 from .summary import summary
 
-__all__ = ["functional", "init", "reference", "Parameter", "summary", *_modules]
+from . import parallel  # noqa: E402  (DistributedDataParallel; it builds on the modules)
+
+__all__ = ["functional", "init", "reference", "parallel", "Parameter", "summary", *_modules]

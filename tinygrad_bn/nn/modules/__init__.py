@@ -11,9 +11,10 @@ from .loss import CrossEntropyLoss, MSELoss, NLLLoss
 from .module import Module
 from .normalization import LayerNorm
 from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
+from .syncbatchnorm import SyncBatchNorm
 
 __all__ = ["Module", "Sequential", "ModuleList", "ModuleDict", "Identity", "Linear", "LazyLinear",
            "Conv2d", "LazyConv2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm1d",
            "BatchNorm2d", "LazyBatchNorm1d", "LazyBatchNorm2d", "LayerNorm", "ReLU", "LeakyReLU",
            "GELU", "Sigmoid", "Tanh", "Softmax", "Flatten", "Dropout", "CrossEntropyLoss",
-           "NLLLoss", "MSELoss"]
+           "NLLLoss", "MSELoss", "SyncBatchNorm"]

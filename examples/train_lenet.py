@@ -154,7 +154,8 @@ def build(args, batch_norm: bool, lr: float, data, rank: int = 0, k: int = 1):
         train_loader = DataLoader(train_set, args.batch_size // k, sampler=sampler)
         test_loader = DataLoader((test_images[rank::k], test_labels[rank::k]), 1024)  # a K-th each
     else:
-        train_loader = DataLoader(train_set, args.batch_size, shuffle=True, seed=args.seed, device=args.device)
+        train_loader = DataLoader(train_set, args.batch_size, shuffle=True, seed=args.seed,
+                                  device=args.device)
         test_loader = DataLoader((test_images, test_labels), 1024, device=args.device)
     optimizer = OPTIMIZERS[args.optimizer](model.parameters(), lr=lr)
     scheduler = None
@@ -176,7 +177,7 @@ def plot_title(args, runs, num_train: int) -> str:
 def resume(trainer, args, checkpoint, say=print) -> None:
     """Load `checkpoint` into `trainer` after checking that it is this run's; apply and print
     the safe overrides (--epochs and --lr without a schedule, --device, the process count)."""
-    overridable = ("device", "epochs", "lr", "processes") if args.schedule == "none" else ("device", "processes")
+    overridable = ("device", "processes") + (("epochs", "lr") if args.schedule == "none" else ())
     overrides = compare_settings(args.resume, checkpoint["config"], trainer.config, overridable)
     done = int(checkpoint["epoch"])
     if args.epochs < done:

@@ -472,7 +472,8 @@ class Trainer:
         finally:
             if bar is not None:
                 bar.close()
-        loss_sum, correct, seen = _sum_over(self.group, [float(self.loss_sum), float(self.correct), self.seen])
+        loss_sum, correct, seen = _sum_over(self.group,
+                                            [float(self.loss_sum), float(self.correct), self.seen])
         record = {"epoch": self.epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
                   "test_loss": test_loss, "test_acc": test_acc,
                   "seconds": round(train_seconds, 3), "examples_per_s": round(seen / train_seconds, 1)}

@@ -66,8 +66,8 @@ class SyncBatchNorm(_BatchNorm):
         if x.device != "cpu":
             raise NotImplementedError("SyncBatchNorm: distributed training runs on CPU tensors only")
         same_dtype_and_device("sync_batch_norm", x, (("running_mean", self.running_mean),
-                                                 ("running_var", self.running_var),
-                                                 ("weight", self.weight), ("bias", self.bias)))
+                                                     ("running_var", self.running_var),
+                                                     ("weight", self.weight), ("bias", self.bias)))
         # The weight of the new batch, as in _BatchNorm.forward: `momentum`, or 1/n for the
         # n-th batch when momentum is None (a cumulative average).
         factor = 0.0 if self.momentum is None else self.momentum

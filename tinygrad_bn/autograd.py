@@ -234,10 +234,12 @@ def topological_sort(roots):
     nodes it feeds gradients to.
 
     An iterative depth-first search (an explicit stack instead of recursion), so graphs deeper
-    than Python's recursion limit work.
+    than Python's recursion limit work. It visits an op's inputs in their order (first input
+    first), so the order reads like the forward pass (``viz`` numbers nodes by it).
     """
     order, visited = [], set()
-    stack = [(root, False) for root in (roots if isinstance(roots, (list, tuple)) else [roots])]
+    roots = list(roots) if isinstance(roots, (list, tuple)) else [roots]
+    stack = [(root, False) for root in reversed(roots)]
     while stack:
         node, children_done = stack.pop()
         if children_done:
@@ -247,7 +249,7 @@ def topological_sort(roots):
             continue
         visited.add(node)
         stack.append((node, True))
-        for child, _ in node.next_functions:
+        for child, _ in reversed(node.next_functions):  # reversed: the first input pops first
             if child is not None and child not in visited:
                 stack.append((child, False))
     return order

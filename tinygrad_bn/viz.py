@@ -49,27 +49,9 @@ _OP = {"shape": "ellipse", "style": "filled", "fillcolor": "lightgray"}
 
 # ---------------------------------------------------------------- walking the graph
 def graph_nodes(roots) -> list:
-    """Every node reachable from the nodes `roots`, each once, each after its inputs.
-
-    A depth-first search like ``autograd.topological_sort``, but it visits an op's inputs in
-    their order (first input first), so node numbers read like the forward pass.
-    """
-    order, visited = [], set()
-    for root in roots:
-        stack = [(root, False)]
-        while stack:
-            node, inputs_done = stack.pop()
-            if inputs_done:
-                order.append(node)
-                continue
-            if node in visited:
-                continue
-            visited.add(node)
-            stack.append((node, True))
-            for child, _ in reversed(node.next_functions):  # reversed: the first input pops first
-                if child is not None and child not in visited:
-                    stack.append((child, False))
-    return order
+    """Every node reachable from the nodes `roots`, each once, each after its inputs, first
+    inputs first: ``autograd.topological_sort``, the order the engine's backward reverses."""
+    return autograd.topological_sort(list(roots))
 
 
 def op_name(node) -> str:

@@ -3,13 +3,16 @@ model in PyTorch, in the same process, when PyTorch is importable (it is never a
 
     python benchmarks/bench_lenet.py [--device cpu|cuda] [--batch-size 256] [--threads 2]
                                      [--activation sigmoid|relu] [--no-bn] [--profile]
+    mpiexec -n 2 python benchmarks/bench_lenet.py --distributed [--batch-size 256] [--threads 1]
 
 One step = forward + cross-entropy + backward + SGD update (lr 1.0), on data held in memory
 (a Fashion-MNIST-sized array of 60,000 images: it counts in the memory figure as in a real run).
 Steps are timed in alternating blocks (ours, PyTorch's, ours, ...) so that both frameworks see
 the same machine conditions; the ratio is printed last. Peak RSS is measured in a separate
 process per framework, so neither's allocations count against the other. `--profile` prints the
-time spent in each op's forward and backward over the timed steps.
+time spent in each op's forward and backward over the timed steps. `--distributed` runs
+benchmarks/bench_distributed.py instead (data-parallel scaling over the MPI processes; the other
+flags it takes are passed on, and it uses one BLAS thread per process unless --threads says so).
 """
 import argparse
 import json
@@ -18,6 +21,13 @@ import statistics
 import subprocess
 import sys
 import time
+
+
+def run_distributed_instead(argv):
+    """`--distributed`: replace this process with bench_distributed.py (same MPI rank and flags)."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_distributed.py")
+    rest = [a for a in argv if a != "--distributed"]
+    os.execv(sys.executable, [sys.executable, script, *rest])
 
 
 def parse_args(argv=None):
@@ -34,10 +44,14 @@ def parse_args(argv=None):
     p.add_argument("--profile", action="store_true", help="time per op forward/backward")
     p.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
     p.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs (separate processes)")
+    p.add_argument("--distributed", action="store_true",
+                   help="data-parallel scaling under mpiexec (runs bench_distributed.py)")
     p.add_argument("--memory-only", choices=["ours", "torch"], help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
+if "--distributed" in sys.argv[1:]:
+    run_distributed_instead(sys.argv[1:])
 ARGS = parse_args()
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):  # before NumPy loads BLAS
     os.environ[var] = str(ARGS.threads)

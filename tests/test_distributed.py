@@ -278,6 +278,15 @@ def test_under_mpiexec_one_process(script):
 
 
 @needs_mpi
+def test_benchmark_under_mpiexec():
+    """bench_lenet.py --distributed hands over to bench_distributed.py on every process."""
+    output = mpirun(2, os.path.join(ROOT, "benchmarks", "bench_lenet.py"), "--distributed",
+                    "--batch-size", "32", "--steps", "1", "--blocks", "1", "--warmup", "1")
+    assert "speedup" in output and "scaling efficiency" in output, output
+    assert "SyncBatchNorm + DistributedDataParallel" in output, output
+
+
+@needs_mpi
 def test_init_outside_mpiexec_is_a_clear_error():
     env = {k: v for k, v in os.environ.items() if k not in dist.LAUNCHER_VARIABLES}
     code = "import tinygrad_bn.distributed as d; d.init_process_group()"

@@ -8,6 +8,7 @@ import tinygrad_bn as tg
 import tinygrad_bn.nn.functional as F
 from tinygrad_bn import dispatch
 from tinygrad_bn.fast import conv_batch_inner as CB
+from tinygrad_bn.fast import conv_per_sample as CS
 from tinygrad_bn.fast import pool_taps as PT
 from tinygrad_bn.ops import conv as C
 from tinygrad_bn.ops.conv import Conv2d
@@ -297,17 +298,19 @@ def test_batch_inner_col2im_is_the_adjoint_of_its_im2col():
 
 
 def test_dispatch_picks_the_batch_inner_layout_for_narrow_outputs_on_the_cpu():
-    # the rule of fast/conv_batch_inner.py: narrow output rows keep the batch innermost
+    # the rule of fast/conv_batch_inner.py: narrow output rows keep the batch innermost; wide
+    # ones run sample by sample (fast/conv_per_sample.py)
     def chosen(H, W, device="cpu"):
         x, w = np.zeros((2, 1, H, W), np.float32), np.zeros((4, 1, 5, 5), np.float32)
         return dispatch.implementation(Conv2d, device, (x, w), dict(stride=(1, 1), padding=(0, 0),
                                                                     dilation=(1, 1), groups=1))
     assert chosen(14, 14) is CB.Conv2dBatchInner and chosen(32, 12) is CB.Conv2dBatchInner
-    assert chosen(28, 28) is Conv2d and chosen(12, 20) is Conv2d
-    assert chosen(14, 14, "cuda") is Conv2d
+    assert chosen(28, 28) is CS.Conv2dPerSample and chosen(12, 20) is CS.Conv2dPerSample
+    assert chosen(14, 14, "cuda") is Conv2d and chosen(28, 28, "cuda") is Conv2d
     with dispatch.reference_only():
         assert chosen(14, 14) is Conv2d
     assert CB.Conv2dBatchInner in dispatch.variants(Conv2d)
+    assert CS.Conv2dPerSample in dispatch.variants(Conv2d)
 
 
 @pytest.mark.parametrize("size, k, s, p, d, expected", [

@@ -69,9 +69,10 @@ class _Pool:
                 done.put((False, error))
 
 
-# Below this many elements an op runs on one thread: waking a worker and waiting for it costs
-# 40-80 µs on this 2-core VM: about what three NumPy passes over 5·10^5 float32 numbers take.
-MIN_WORK = 2**19
+# Below this much work (array elements read or written, summed over an op's passes) an op runs
+# on one thread: handing a part to a worker and waiting for it costs 40-60 µs on this 2-core VM,
+# what NumPy takes for about 10^6 such elements; split, the op would gain less than it pays.
+MIN_WORK = 2**20
 
 _num_threads = _default_num_threads()
 _pool: _Pool | None = None
@@ -110,7 +111,7 @@ def ranges(count: int, parts: int | None = None) -> list:
 def parallel_for(count: int, body, work: int | None = None) -> list:
     """``[body(start, stop) for (start, stop) in ranges(count)]``, the parts run at once on the
     pool's threads. Serial (one part) when there is one thread, when called from inside a part,
-    or when `work` (the number of array elements the op goes through) is below ``MIN_WORK``."""
+    or when `work` (array elements read or written, over all passes) is below ``MIN_WORK``."""
     global _pool
     if (_num_threads == 1 or count < 2 or getattr(_local, "inside", False)
             or (work is not None and work < MIN_WORK)):

@@ -65,7 +65,7 @@ def _scatter_taps(xp, part, dtype, x_shape, kernel_size, stride, padding, out_si
             else:
                 view += part(t, start, stop)
 
-    threads.parallel_for(N, scatter, work=dx.size)
+    threads.parallel_for(N, scatter, work=3 * dx.size)  # per tap: compare, product, copy
     return dx if tiled else dx[:, :, ph:ph + H, pw:pw + W]
 
 
@@ -96,7 +96,7 @@ class MaxPool2dTaps:
                     xp.maximum(index_s, later * index.dtype.type(t), out=index_s)
                 xp.maximum(ys, tap, out=ys)
 
-        threads.parallel_for(N, part, work=x.size)
+        threads.parallel_for(N, part, work=3 * x.size)  # per tap: compare, maxima, index
         if keep_index:
             ctx.save_for_backward(index)
             ctx.pool = x.shape, kernel_size, stride, padding
@@ -130,7 +130,7 @@ class AvgPool2dTaps:
                 ys += tap
             ys /= len(taps)  # in place: a Python int keeps y's dtype
 
-        threads.parallel_for(N, part, work=x.size)
+        threads.parallel_for(N, part, work=2 * x.size)
         ctx.pool = x.shape, kernel_size, stride, padding
         return y
 

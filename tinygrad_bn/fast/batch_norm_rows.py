@@ -31,7 +31,7 @@ from ..ops.norm import BatchNorm
 
 
 def _applies(device, x, weight=None, bias=None, **kwargs):
-    return device == "cpu"
+    return device == "cpu" and x.ndim > 2  # (N, C) inputs: too small to gain (0.06 ms either way)
 
 
 def _row_sums(xp, a):

@@ -3,7 +3,8 @@
 Why: NumPy runs every elementwise op, copy and reduction on ONE core, but it releases the GIL
 inside those loops (and inside BLAS calls). So two Python threads, each running NumPy on its
 own part of the batch, keep two cores busy, as PyTorch's intra-op threads do. On LeNet-BN
-(batch 256, 2 cores) a training step went from 1.08x to about 1.7x its one-thread speed.
+(batch 256, 2 cores) a training step on two threads went from 1.16x its one-thread speed to
+1.40x (PyTorch: 1.75x; its ops make fewer passes, each a parallel loop; see the README).
 
 Who splits: only the fast variants (``tinygrad_bn/fast/``) call ``parallel_for``; the reference
 ops in ``ops/`` never see a thread. Each variant decides WHAT it splits (samples, blocks of
@@ -16,11 +17,11 @@ partial sums are added in that order, so for a given thread count every run is b
 however the threads happen to be scheduled.
 
 BLAS: importing tinygrad_bn asks the BLAS behind NumPy (OpenBLAS) for one thread per call:
-the parallelism is this pool's. Its own threads would otherwise compete with ours for the same two cores
-(they spin between calls: a NumPy exp ran 1.6x slower next to them), and the small per-block
-matrix products of the fast variants run faster split by us than by BLAS (0.45 ms against
-1.33 ms for LeNet's first convolution). The library is found among the loaded ones as
-threadpoolctl does; elsewhere (MKL, Accelerate) BLAS is left alone.
+the parallelism is this pool's. BLAS's own threads would otherwise compete with ours for the
+same cores (they spin between calls: a NumPy exp split over our two threads ran 1.6x slower next
+to them), and the small per-sample products of the fast variants run faster split by us than
+by BLAS (0.45 ms against 1.33 ms for LeNet's first convolution). The library is found among the
+loaded ones as threadpoolctl does; another BLAS (MKL, Accelerate) is left alone.
 
 ``tg.set_num_threads(n)`` / ``tg.get_num_threads()`` control the pool; the default is
 ``OMP_NUM_THREADS`` when set, else the number of CPUs this process may run on.

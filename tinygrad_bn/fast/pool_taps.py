@@ -5,9 +5,10 @@ Why: NumPy reduces over the two short kernel axes of the patch view with its inn
 over those 2-3 numbers, which measured about 30x slower than three elementwise maxima over the
 whole 2×2 taps (each a long, simple loop). When the windows tile the input exactly (stride ==
 kernel, no padding, sizes divide) a reshape exposes them without a padding copy, and backward
-assigns each element once instead of accumulating. Every window belongs to one sample, so the
-threads take disjoint ranges of samples: on LeNet's first pool (256×6×24×24, float32) forward
-+ backward went from 1.9 ms to 1.0 ms with two threads, with the same results bit for bit.
+assigns each element once instead of accumulating; the forward first copies the taps into one
+contiguous array (``_contiguous_taps``). Every window belongs to one sample, so the threads take
+disjoint ranges of samples. On LeNet's first pool (256×6×24×24, float32) forward + backward
+went from 1.60 ms to 1.35 ms on one thread and 0.88 ms on two, with the same results bit for bit.
 """
 from __future__ import annotations
 

@@ -5,6 +5,10 @@ model in PyTorch, in the same process, when PyTorch is importable (it is never a
                                      [--activation sigmoid|relu] [--no-bn] [--profile]
     mpiexec -n 2 python benchmarks/bench_lenet.py --distributed [--batch-size 256] [--threads 1]
 
+`--threads N` gives both frameworks N intra-op threads (``tg.set_num_threads`` and
+``torch.set_num_threads``; OMP_NUM_THREADS and the BLAS variables are set to N before NumPy
+loads). Run it once with --threads 1 and once with --threads 2 for the two figures.
+
 One step = forward + cross-entropy + backward + SGD update (lr 1.0), on data held in memory
 (a Fashion-MNIST-sized array of 60,000 images: it counts in the memory figure as in a real run).
 Steps are timed in alternating blocks (ours, PyTorch's, ours, ...) so that both frameworks see
@@ -37,7 +41,7 @@ def parse_args(argv=None):
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--activation", default="sigmoid", choices=["sigmoid", "relu"])
     p.add_argument("--no-bn", action="store_true")
-    p.add_argument("--threads", type=int, default=2, help="BLAS / PyTorch threads")
+    p.add_argument("--threads", type=int, default=2, help="intra-op threads, ours and PyTorch's")
     p.add_argument("--steps", type=int, default=20, help="timed steps per block")
     p.add_argument("--blocks", type=int, default=3, help="alternating timed blocks per framework")
     p.add_argument("--warmup", type=int, default=5)
@@ -87,6 +91,7 @@ class Ours:
 
     def __init__(self, args, images, labels):
         tg.manual_seed(0)
+        tg.set_num_threads(args.threads)
         self.device = args.device
         self.model = lenet(batch_norm=not args.no_bn, activation=args.activation).to(args.device)
         self.opt = optim.SGD(self.model.parameters(), lr=1.0)

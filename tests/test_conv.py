@@ -8,6 +8,7 @@ import tinygrad_bn as tg
 import tinygrad_bn.nn.functional as F
 from tinygrad_bn import dispatch
 from tinygrad_bn.fast import conv_batch_inner as CB
+from tinygrad_bn.fast import conv_per_sample as CS
 from tinygrad_bn.fast import pool_taps as PT
 from tinygrad_bn.ops import conv as C
 from tinygrad_bn.ops.conv import Conv2d
@@ -199,6 +200,36 @@ def test_conv2d_gradients_match_reference(case, device, path):
         np.testing.assert_allclose(u.grad.numpy(), expected, rtol=1e-10, atol=1e-12)
 
 
+@pytest.fixture(params=["batch_inner", "per_sample"])
+def conv_variant(request, monkeypatch):
+    """Force one CPU variant of Conv2d whatever the output width: both run every geometry."""
+    monkeypatch.setattr(CB, "BATCH_INNER_BELOW", 10**9 if request.param == "batch_inner" else 0)
+    return CB.Conv2dBatchInner if request.param == "batch_inner" else CS.Conv2dPerSample
+
+
+@pytest.mark.parametrize("batch", [1, 11])  # 11: one full block of 8 samples and a partial one
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_every_conv2d_variant_matches_reference(case, batch, conv_variant):
+    # forward and all three gradients, float64, tight; with and without the input's gradient
+    x, w, b, kw = make_conv(case)
+    x = np.random.default_rng(2).standard_normal((batch,) + x.shape[1:])
+    geometry = pair(kw["stride"]), pair(kw["padding"]), pair(kw["dilation"]), kw["groups"]
+    out_ref = conv2d_ref(x, w, b, *geometry)
+    grad = np.random.default_rng(7).standard_normal(out_ref.shape)
+    for x_needs_grad in (True, False):
+        t = [tg.tensor(a, requires_grad=x_needs_grad or i > 0)
+             for i, a in enumerate((x, w) if b is None else (x, w, b))]
+        out = F.conv2d(*t, **kw)
+        assert out._ctx.impl is conv_variant
+        np.testing.assert_allclose(out.numpy(), out_ref, rtol=1e-12, atol=1e-12)
+        out.backward(tg.tensor(grad))
+        for u, expected in zip(t, conv2d_grads_ref(x, w, grad, *geometry)):
+            if u.requires_grad:
+                np.testing.assert_allclose(u.grad.numpy(), expected, rtol=1e-10, atol=1e-12)
+            else:
+                assert u.grad is None
+
+
 def test_conv2d_skips_unneeded_gradients(device, path, monkeypatch):
     """A first layer's input needs no gradient: backward must not run col2im for it, and dW, db
     must be the same as when x does need a gradient."""
@@ -297,17 +328,19 @@ def test_batch_inner_col2im_is_the_adjoint_of_its_im2col():
 
 
 def test_dispatch_picks_the_batch_inner_layout_for_narrow_outputs_on_the_cpu():
-    # the rule of fast/conv_batch_inner.py: narrow output rows keep the batch innermost
+    # the rule of fast/conv_batch_inner.py: narrow output rows keep the batch innermost; wide
+    # ones run sample by sample (fast/conv_per_sample.py)
     def chosen(H, W, device="cpu"):
         x, w = np.zeros((2, 1, H, W), np.float32), np.zeros((4, 1, 5, 5), np.float32)
         return dispatch.implementation(Conv2d, device, (x, w), dict(stride=(1, 1), padding=(0, 0),
                                                                     dilation=(1, 1), groups=1))
     assert chosen(14, 14) is CB.Conv2dBatchInner and chosen(32, 12) is CB.Conv2dBatchInner
-    assert chosen(28, 28) is Conv2d and chosen(12, 20) is Conv2d
-    assert chosen(14, 14, "cuda") is Conv2d
+    assert chosen(28, 28) is CS.Conv2dPerSample and chosen(12, 20) is CS.Conv2dPerSample
+    assert chosen(14, 14, "cuda") is Conv2d and chosen(28, 28, "cuda") is Conv2d
     with dispatch.reference_only():
         assert chosen(14, 14) is Conv2d
     assert CB.Conv2dBatchInner in dispatch.variants(Conv2d)
+    assert CS.Conv2dPerSample in dispatch.variants(Conv2d)
 
 
 @pytest.mark.parametrize("size, k, s, p, d, expected", [

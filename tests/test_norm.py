@@ -1,5 +1,6 @@
 """Fused batch norm / layer norm: against direct NumPy, against the composed reference (values
-and gradients), against central differences, running statistics, errors, and memory."""
+and gradients), against central differences, running statistics, errors, and memory. The batch
+norm tests run on the op's reference algorithm and on its fast variant (the `path` fixture)."""
 import numpy as np
 import pytest
 
@@ -9,6 +10,8 @@ from tinygrad_bn import backend
 from tinygrad_bn.autograd import Function, saved_nbytes
 from tinygrad_bn.nn import reference
 from tinygrad_bn.ops.norm import BatchNorm
+
+from test_conv import path  # noqa: F401  (the fixture: reference and fast implementations)
 
 BN_SHAPES = [(6, 4), (5, 3, 4), (4, 3, 3, 2)]
 LN_CASES = [((4, 5), (5,)), ((3, 4, 5), (5,)), ((3, 4, 5), (4, 5))]
@@ -50,7 +53,7 @@ def grads_of(fn, inputs, upstream):
 @pytest.mark.parametrize("shape", BN_SHAPES)
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("affine", [True, False])
-def test_batch_norm_forward_matches_numpy(device, rng, shape, training, affine):
+def test_batch_norm_forward_matches_numpy(device, rng, shape, training, affine, path):  # noqa: F811
     x, w, b, rm, rv = bn_inputs(shape, device, rng, affine)
     xn, wn, bn, rmn, rvn = (None if t is None else t.numpy().copy() for t in (x, w, b, rm, rv))
     y = F.batch_norm(x, rm, rv, w, b, training=training, momentum=0.3)
@@ -70,7 +73,7 @@ def test_batch_norm_forward_matches_numpy(device, rng, shape, training, affine):
 @pytest.mark.parametrize("shape", BN_SHAPES)
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("affine", [True, False])
-def test_batch_norm_fused_equals_reference(device, rng, shape, training, affine):
+def test_batch_norm_fused_equals_reference(device, rng, shape, training, affine, path):  # noqa: F811
     x, w, b, rm, rv = bn_inputs(shape, device, rng, affine)
     rm2, rv2 = tg.Tensor(rm.data), tg.Tensor(rv.data)  # separate copies of the buffers
     upstream = backend.to_device(rng.standard_normal(shape), device)
@@ -87,7 +90,7 @@ def test_batch_norm_fused_equals_reference(device, rng, shape, training, affine)
 @pytest.mark.parametrize("training", [True, False])
 @pytest.mark.parametrize("affine", [True, False])
 @pytest.mark.parametrize("impl", [F.batch_norm, reference.batch_norm], ids=["fused", "reference"])
-def test_batch_norm_gradcheck(device, rng, shape, training, affine, impl):
+def test_batch_norm_gradcheck(device, rng, shape, training, affine, impl, path):  # noqa: F811
     x, w, b, rm, rv = bn_inputs(shape, device, rng, affine)
     inputs = [x] + ([w, b] if affine else [])
 
@@ -131,7 +134,7 @@ def test_gradcheck_catches_missing_variance_term(device, rng):
 
 
 # ---------------------------------------------------------------- running statistics and errors
-def test_running_stats_over_several_steps(device, rng):
+def test_running_stats_over_several_steps(device, rng, path):  # noqa: F811
     c, momentum = 3, 0.1
     rm, rv = tg.zeros(c, device=device), tg.ones(c, device=device)
     hand_mean, hand_var = np.zeros(c, np.float32), np.ones(c, np.float32)
@@ -164,7 +167,7 @@ def test_batch_norm_bad_shapes_raise(impl):
         impl(tg.zeros(2, 3), None, None, training=False)
 
 
-def test_batch_norm_float32_stays_float32(device, rng):
+def test_batch_norm_float32_stays_float32(device, rng, path):  # noqa: F811
     x, w, b, rm, rv = bn_inputs((4, 3, 2, 2), device, rng, True, dtype=np.float32)
     y = F.batch_norm(x, rm, rv, w, b, training=True)
     y.backward(backend.to_device(rng.standard_normal(y.shape).astype(np.float32), device))
@@ -172,13 +175,13 @@ def test_batch_norm_float32_stays_float32(device, rng):
     assert {x.grad.dtype, w.grad.dtype, b.grad.dtype, rm.dtype, rv.dtype} == {np.dtype(np.float32)}
 
 
-def test_batch_norm_weight_without_bias(device, rng):
+def test_batch_norm_weight_without_bias(device, rng, path):  # noqa: F811
     x, w, _, rm, rv = bn_inputs((5, 3), device, rng, True)
     assert tg.gradcheck(lambda x, w: F.batch_norm(x, rm, rv, w, None, training=True), [x, w])
 
 
 # ---------------------------------------------------------------- memory
-def test_fused_batch_norm_saves_one_activation(rng):
+def test_fused_batch_norm_saves_one_activation(rng, path):  # noqa: F811
     x, w, b, rm, rv = bn_inputs((32, 4, 6, 6), "cpu", rng, True, dtype=np.float32)
     fused = saved_nbytes(F.batch_norm(x, rm, rv, w, b, training=True))
     composed = saved_nbytes(reference.batch_norm(x, rm, rv, w, b, training=True))

@@ -10,6 +10,7 @@ import pytest
 
 import tinygrad_bn as tg
 from helpers import Probe, check_dtype, check_forward, check_grad
+from test_conv import path  # noqa: F401  (the fixture: reference and fast implementations)
 
 POS = {"positive": True}  # inputs drawn from |N(0,1)| + 0.5: log, sqrt, fractional powers
 
@@ -285,7 +286,7 @@ def test_relu_abs_clamp_conventions_at_kinks(device):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_sigmoid_extreme_inputs_are_finite(dtype, device):
+def test_sigmoid_extreme_inputs_are_finite(dtype, device, path):  # noqa: F811
     x = tg.tensor(np.array([-1000.0, -100.0, 0.0, 100.0, 1000.0], dtype=dtype), requires_grad=True,
                   device=device)
     y = x.sigmoid()

@@ -19,6 +19,7 @@ from .functions import (abs, add, amax, amin, argmax, argmin, cat, chunk, clamp,
 from .gradcheck import gradcheck, gradgradcheck, relative_error
 from .serialization import load, save
 from .tensor import Tensor
+from .threads import get_num_threads, set_num_threads
 
 from . import fast, nn, optim, viz  # noqa: E402  (after Tensor: they build on it)
 
@@ -29,3 +30,7 @@ __version__ = "0.2.0"
 from . import allocator  # noqa: E402
 
 allocator.keep_freed_memory()
+# Intra-op threads are tinygrad_bn's own (threads.py): BLAS runs one thread per call.
+from . import threads  # noqa: E402
+
+threads.single_thread_blas()

@@ -251,9 +251,13 @@ def _launcher_options():
     return []
 
 
-def mpirun(k, script, *args, timeout=300):
-    """Run `script` on `k` processes; fail with everything they printed if any check failed."""
-    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+def mpirun(k, script, *args, timeout=300, threads="1"):
+    """Run `script` on `k` processes; fail with everything they printed if any check failed.
+    `threads`: OMP_NUM_THREADS for them (None: unset)."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    env.pop("OMP_NUM_THREADS", None)
+    if threads is not None:
+        env["OMP_NUM_THREADS"] = threads
     command = [MPIEXEC, *_launcher_options(), "-n", str(k), sys.executable, script, *args]
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env, cwd=ROOT)
     output = result.stdout + result.stderr
@@ -284,6 +288,22 @@ def test_benchmark_under_mpiexec():
                     "--batch-size", "32", "--steps", "1", "--blocks", "1", "--warmup", "1")
     assert "speedup" in output and "scaling efficiency" in output, output
     assert "SyncBatchNorm + DistributedDataParallel" in output, output
+
+
+@needs_mpi
+@pytest.mark.parametrize("omp, expected", [(None, lambda cores: max(1, cores // 2)), ("3", lambda cores: 3)])
+def test_processes_share_the_cores(omp, expected, tmp_path):
+    """Two processes on one machine get half its cores each as intra-op threads, unless
+    OMP_NUM_THREADS chooses (then they get what it says)."""
+    script = tmp_path / "threads.py"
+    script.write_text("import tinygrad_bn as tg, tinygrad_bn.distributed as dist\n"
+                      "dist.init_process_group()\n"
+                      "print('threads', dist.get_rank(), tg.get_num_threads(), flush=True)\n")
+    output = mpirun(2, str(script), threads=omp)
+    cores = len(os.sched_getaffinity(0))
+    assert sorted(line for line in output.splitlines() if line.startswith("threads")) == \
+        [f"threads {rank} {expected(cores)}" for rank in (0, 1)], output
+    assert ("processes share this machine's cores" in output) == (omp is None and cores > 1), output
 
 
 @needs_mpi

@@ -35,7 +35,7 @@ import sys
 
 import numpy as np
 
-from . import backend
+from . import backend, threads
 from .tensor import Tensor
 
 __all__ = ["ReduceOp", "ProcessGroup", "init_process_group", "is_available", "is_initialized",
@@ -180,6 +180,24 @@ def init_process_group(backend: str = "mpi") -> None:
     _group = ProcessGroup(world.Dup(), mpi)
     if world.Get_size() > 1:
         _abort_on_uncaught_exception(world)
+        _share_cores(world, mpi)
+
+
+def _share_cores(world, mpi) -> None:
+    """K processes on one machine, each with as many intra-op threads as the machine has cores,
+    would fight over the cores. Unless OMP_NUM_THREADS chooses, each gets its share (what
+    torchrun does by setting OMP_NUM_THREADS=1), and rank 0 says so once."""
+    if os.environ.get("OMP_NUM_THREADS", "").strip():
+        return
+    local = world.Split_type(mpi.COMM_TYPE_SHARED)
+    on_this_node = local.Get_size()
+    local.Free()
+    share = max(1, threads.get_num_threads() // on_this_node)
+    if share != threads.get_num_threads():
+        threads.set_num_threads(share)
+        if world.Get_rank() == 0:
+            print(f"tinygrad_bn.distributed: {on_this_node} processes share this machine's cores: "
+                  f"{share} intra-op thread(s) each (set OMP_NUM_THREADS to choose)", file=sys.stderr)
 
 
 def _abort_on_uncaught_exception(comm) -> None:

@@ -33,6 +33,8 @@ import os
 import queue
 import threading
 
+from . import validate
+
 _BLAS_SETTERS = ("openblas_set_num_threads", "openblas_set_num_threads64_",
                  "scipy_openblas_set_num_threads", "scipy_openblas_set_num_threads64_")
 
@@ -89,8 +91,7 @@ def set_num_threads(n: int) -> None:
     """Use `n` threads inside an op (PyTorch's ``torch.set_num_threads``). Results depend on `n`
     only within float32 rounding (see the module docstring); for a given `n` they are exact."""
     global _num_threads, _pool
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"set_num_threads expects an int >= 1, got {n!r}")
+    n = validate.positive_int(n, "n", "set_num_threads")
     _num_threads = n
     if _pool is not None and _pool.size != n:
         for tasks in _pool.tasks:

@@ -228,11 +228,12 @@ def main(args):
     results = {}
     for r in runners:
         step = statistics.median(times[r.name])
-        peak = float("nan") if args.no_memory else peak_memory("ours" if r.name == "tinygrad_bn" else "torch")
         results[r.name] = args.batch_size / step
         unit = "peak RSS" if args.device == "cpu" else "peak GPU pool"
+        memory = "" if args.no_memory else \
+            f"   {unit} {peak_memory('ours' if r.name == 'tinygrad_bn' else 'torch'):7.0f} MB"
         print(f"{r.name:>12}: {args.batch_size / step:9.0f} examples/s   median step {step * 1e3:7.2f} ms"
-              f"   {unit} {peak:7.0f} MB")
+              + memory)
     if profiler is not None:
         print()
         print(profiler.table())

@@ -21,12 +21,12 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 import tinygrad_bn as tg  # noqa: E402
 import tinygrad_bn.distributed as dist  # noqa: E402
 from tinygrad_bn import nn, optim  # noqa: E402
-from tinygrad_bn.data import DataLoader, DatasetError, DistributedSampler, FashionMNIST  # noqa: E402
+from tinygrad_bn.data import DataLoader, DistributedSampler  # noqa: E402
 from tinygrad_bn.models import lenet  # noqa: E402
 from plots import plot  # noqa: E402
-from training import (EXIT_INTERRUPTED, Trainer, check_distinct, check_number, check_output,  # noqa: E402
-                      check_plotting, compare_settings, data_fingerprint, fail,
-                      load_training_checkpoint, require_device, summary)
+from training import (EXIT_INTERRUPTED, Trainer, check_distinct, check_number,  # noqa: E402
+                      check_output, check_plotting, compare_settings, data_fingerprint, fail,
+                      load_data, load_training_checkpoint, require_device, summary)
 
 OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW}
 DEFAULT_LR = {"sgd": 1.0, "adam": 1e-3, "adamw": 1e-3}
@@ -113,19 +113,6 @@ def check_paths(args) -> list:
     return (check_output("--save", args.save) + check_output("--log", args.log, append=True)
             + check_output("--plot", args.plot) + check_plotting(args.plot)
             + check_distinct(save=args.save, log=args.log, plot=args.plot))
-
-
-def load_data(args):
-    try:
-        train = FashionMNIST(root=args.data_dir, train=True, verify=not args.no_verify)
-        test = FashionMNIST(root=args.data_dir, train=False, verify=not args.no_verify)
-    except DatasetError as err:
-        fail(str(err).replace("pass verify=False", "pass --no-verify"))
-    problems = check_number("--subset", args.subset, 1, len(train))
-    if problems:
-        fail(*problems)
-    n = args.subset or len(train)
-    return (train.images[:n], train.labels[:n]), (test.images, test.labels)
 
 
 def settings(args, batch_norm: bool, lr: float, data) -> dict:

@@ -17,11 +17,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import tinygrad_bn as tg  # noqa: E402
 from tinygrad_bn import optim  # noqa: E402
-from tinygrad_bn.data import DataLoader, DatasetError, FashionMNIST  # noqa: E402
+from tinygrad_bn.data import DataLoader  # noqa: E402
 from tinygrad_bn.models import mlp  # noqa: E402
 from plots import plot  # noqa: E402
-from training import (EXIT_INTERRUPTED, Trainer, check_distinct, check_number, check_output,  # noqa: E402
-                      check_plotting, fail, require_device, summary)
+from training import (EXIT_INTERRUPTED, Trainer, check_distinct, check_number,  # noqa: E402
+                      check_output, check_plotting, fail, load_data, require_device, summary)
 
 OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW}
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3}
@@ -79,16 +79,8 @@ def _main(argv=None):
     require_device(args.device)
     args.lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
     hidden = tuple(int(h) for h in args.hidden.split(","))
-    try:
-        train = FashionMNIST(root=args.data_dir, train=True, verify=not args.no_verify)
-        test = FashionMNIST(root=args.data_dir, train=False, verify=not args.no_verify)
-    except DatasetError as err:
-        fail(str(err).replace("pass verify=False", "pass --no-verify"))
-    problems = check_number("--subset", args.subset, 1, len(train))
-    if problems:
-        fail(*problems)
-    n = args.subset or len(train)
-    train = (train.images[:n], train.labels[:n])
+    train, test = load_data(args)
+    n = len(train[1])
     histories, curves = {}, {}
     for norm in (["none", "batchnorm", "layernorm"] if args.compare else [args.norm]):
         tg.manual_seed(args.seed)
@@ -97,7 +89,7 @@ def _main(argv=None):
         trainer = Trainer(model, optimizer,
                           DataLoader(train, args.batch_size, shuffle=True, seed=args.seed,
                                      device=args.device),
-                          DataLoader((test.images, test.labels), 1024, device=args.device), log=args.log,
+                          DataLoader(test, 1024, device=args.device), log=args.log,
                           name=f"[{norm}] ", allow_nonfinite=args.allow_nonfinite)
         histories[norm] = trainer.fit(args.epochs)
         curves[norm] = {"history": trainer.history, "batch_losses": trainer.batch_losses}

@@ -40,6 +40,7 @@ import numpy as np
 import tinygrad_bn as tg
 import tinygrad_bn.nn.functional as F
 from tinygrad_bn import backend
+from tinygrad_bn.data import DatasetError, FashionMNIST
 from tinygrad_bn.serialization import CheckpointError
 
 try:
@@ -64,6 +65,21 @@ def require_device(device: str) -> None:
         backend.check_device(device)
     except (RuntimeError, ValueError) as err:
         sys.exit(f"error: {err}")
+
+
+def load_data(args) -> tuple:
+    """Fashion-MNIST as ((train images, labels), (test images, labels)), the training set cut to
+    ``--subset``; exits with one line when the files are missing or fail verification."""
+    try:
+        train = FashionMNIST(root=args.data_dir, train=True, verify=not args.no_verify)
+        test = FashionMNIST(root=args.data_dir, train=False, verify=not args.no_verify)
+    except DatasetError as err:
+        fail(str(err).replace("pass verify=False", "pass --no-verify"))
+    problems = check_number("--subset", args.subset, 1, len(train))
+    if problems:
+        fail(*problems)
+    n = args.subset or len(train)
+    return (train.images[:n], train.labels[:n]), (test.images, test.labels)
 
 
 def check_number(flag: str, value, low=None, high=None, low_open=False) -> list:

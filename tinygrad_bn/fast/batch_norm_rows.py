@@ -29,7 +29,7 @@ The context and the saved arrays are the reference's (x̂, r = 1/√(σ²+ε), �
 from __future__ import annotations
 
 from .. import threads
-from ..ops.norm import BatchNorm
+from ..ops.norm import BatchNorm, update_running_stats
 
 
 def _applies(device, x, weight=None, bias=None, **kwargs):
@@ -80,12 +80,7 @@ class BatchNormRows:
             mean = rows.sum(axis=0) / m
             _sweep(x3, centre, 3)
             var = rows.sum(axis=0) / m  # biased: divides by m
-            if running_mean is not None:  # the reference's update of the running statistics
-                running_mean *= 1 - momentum
-                running_mean += momentum * mean
-            if running_var is not None:
-                running_var *= 1 - momentum
-                running_var += (momentum * m / (m - 1)) * var
+            update_running_stats(running_mean, running_var, mean, var, m, momentum)
         else:
             mean, var = running_mean.copy(), running_var
         inv_std = 1 / xp.sqrt(var + eps)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import threads
+from ..ops.conv import pad
 from ..ops.pool import AvgPool2d, MaxPool2d, pool_output_size
 
 
@@ -45,15 +46,6 @@ def _contiguous_taps(xp, x, kernel_size, out_size):
     (kh, kw), (oh, ow) = kernel_size, out_size
     x6 = x.reshape(x.shape[0], x.shape[1], oh, kh, ow, kw)
     return xp.ascontiguousarray(x6.transpose(3, 5, 0, 1, 2, 4)).reshape(kh * kw, *x.shape[:2], oh, ow)
-
-
-def _padded(xp, x, padding, value):
-    (ph, pw), (N, C, H, W) = padding, x.shape
-    if ph == pw == 0:
-        return x
-    out = xp.full((N, C, H + 2 * ph, W + 2 * pw), value, dtype=x.dtype)
-    out[:, :, ph:ph + H, pw:pw + W] = x
-    return out
 
 
 def _scatter_taps(xp, part, dtype, x_shape, kernel_size, stride, padding, out_size, tiled):
@@ -98,7 +90,7 @@ class MaxPool2dTaps:
             if tiled:
                 taps = _contiguous_taps(xp, xs, kernel_size, out_size)
             else:
-                taps = _taps(_padded(xp, xs, padding, -np.inf), kernel_size, stride, out_size, False)
+                taps = _taps(pad(xp, xs, padding, -np.inf), kernel_size, stride, out_size, False)
             ys[...] = taps[0]
             for t, tap in enumerate(taps[1:], start=1):
                 if keep_index:
@@ -136,7 +128,7 @@ class AvgPool2dTaps:
 
         def part(start, stop):
             xs, ys = x[start:stop], y[start:stop]
-            taps = _taps(xs if tiled else _padded(xp, xs, padding, 0), kernel_size, stride,
+            taps = _taps(xs if tiled else pad(xp, xs, padding, 0), kernel_size, stride,
                          out_size, tiled)
             ys[...] = taps[0]
             for tap in taps[1:]:

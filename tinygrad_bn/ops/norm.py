@@ -53,6 +53,18 @@ def _channel_sum(a):
     return s if s.ndim == 1 else s.reshape(s.shape[0], -1).sum(axis=1)
 
 
+def update_running_stats(running_mean, running_var, mean, var, m, momentum):
+    """PyTorch's rule, in place: running = (1 − momentum)·running + momentum·batch statistic,
+    with the UNBIASED variance m/(m−1)·σ² for running_var (`var` is the biased σ² that the output
+    is normalised with). Either buffer may be None."""
+    if running_mean is not None:
+        running_mean *= 1 - momentum
+        running_mean += (momentum * mean).astype(running_mean.dtype, copy=False)
+    if running_var is not None:
+        running_var *= 1 - momentum
+        running_var += ((momentum * m / (m - 1)) * var).astype(running_var.dtype, copy=False)
+
+
 class BatchNorm(Function):
     """Batch normalisation over every axis but the channel axis 1 (see the module docstring).
 
@@ -71,12 +83,7 @@ class BatchNorm(Function):
             mean = _channel_sum(x) / m
             centred = x - _per_channel(mean, x.ndim)
             var = _channel_sum(centred * centred) / m  # biased: divides by m
-            if running_mean is not None:
-                running_mean *= 1 - momentum
-                running_mean += momentum * mean
-            if running_var is not None:
-                running_var *= 1 - momentum
-                running_var += (momentum * m / (m - 1)) * var
+            update_running_stats(running_mean, running_var, mean, var, m, momentum)
         else:
             mean = running_mean.copy()  # (a copy: the buffer may change before a double backward)
             centred = x - _per_channel(mean, x.ndim)

@@ -45,7 +45,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function
-from .norm import _channel_sum, _per_channel
+from .norm import _channel_sum, _per_channel, update_running_stats
 
 
 class SyncBatchNorm(Function):
@@ -80,12 +80,7 @@ class SyncBatchNorm(Function):
         m2 = m2s.sum(axis=0) + (counts * (means - mean) ** 2).sum(axis=0)
         ctx.count, ctx.group = m, group
         if m > 1:  # an empty global batch leaves the running statistics alone
-            if running_mean is not None:
-                running_mean *= 1 - momentum
-                running_mean += (momentum * mean).astype(x.dtype)
-            if running_var is not None:
-                running_var *= 1 - momentum
-                running_var += (momentum * m2 / (m - 1)).astype(x.dtype)
+            update_running_stats(running_mean, running_var, mean, m2 / m, m, momentum)
         # x − μ from the x − μ_k we have, in place: no second activation-sized array
         x_hat -= _per_channel((mean - local_mean).astype(x.dtype), nd)
         inv_std = (1 / xp.sqrt(m2 / max(m, 1) + eps)).astype(x.dtype)

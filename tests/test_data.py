@@ -10,11 +10,16 @@ make them "official" for the test with `trust`.
 """
 import gzip
 import hashlib
+import http.server
 import importlib.util
 import json
 import os
+import signal
 import struct
 import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -410,6 +415,69 @@ def test_ctrl_c_during_a_download_removes_the_partial_file(tmp_path, monkeypatch
     with pytest.raises(KeyboardInterrupt):
         FashionMNIST()
     assert leftovers(cache) == []
+
+
+DOWNLOAD_IN_CHILD = """
+import json, sys
+from tinygrad_bn.data import FashionMNIST, fetch
+md5, sizes = json.loads(sys.argv[2]), json.loads(sys.argv[3])
+fetch.SOURCES["fashion-mnist"] = fetch.Source(
+    mirrors=(sys.argv[1],), md5=md5, sizes=sizes, debian_package="-", debian_dir="-")
+FashionMNIST()
+"""
+
+
+def test_real_ctrl_c_during_a_download_removes_the_partial_file(tmp_path):
+    """A real SIGINT to a real process, while it is blocked reading a download from a local
+    server that has sent part of a file (its .part file exists): no .part file is left."""
+    files = make_all(tmp_path / "official")
+    release = threading.Event()
+
+    class Stalling(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            body = files[self.path.rsplit("/", 1)[-1]]
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[:50])
+            self.wfile.flush()
+            release.wait(60)  # the rest never comes while the test runs
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Stalling)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    md5 = {f: (hashlib.md5(b).hexdigest(), hashlib.md5(gzip.decompress(b)).hexdigest())
+           for f, b in files.items()}
+    sizes = {f: len(gzip.decompress(b)) for f, b in files.items()}
+    home = tmp_path / "child_home"
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != fetch.ENV_VAR}
+    env["HOME"] = str(home)
+    cache = home / ".cache" / "tinygrad_bn" / "fashion-mnist"
+    child = subprocess.Popen([sys.executable, "-c", DOWNLOAD_IN_CHILD,
+                              f"http://127.0.0.1:{server.server_port}/", json.dumps(md5),
+                              json.dumps(sizes)], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (cache.exists() and any(p.name.endswith(".part") for p in cache.iterdir())):
+            assert child.poll() is None, child.communicate()
+            assert time.monotonic() < deadline, "the download never started"
+            time.sleep(0.02)
+        time.sleep(0.5)  # the child is now blocked reading the rest of the file
+        assert child.poll() is None, child.communicate()
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+    finally:
+        release.set()
+        server.shutdown()
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode != 0 and "KeyboardInterrupt" in err, err
+    assert [p.name for p in cache.iterdir() if p.name.endswith(".part")] == []
 
 
 def test_unwritable_cache_is_a_dataset_error_naming_it(tmp_path, monkeypatch):

@@ -1,19 +1,18 @@
-"""Forward and forward+backward time of LeNet's convolution and pooling layers (batch 256, float32),
-and the design choices of tinygrad_bn.ops.conv.Conv2d measured against the alternatives.
+"""Forward and forward+backward time of LeNet's convolution and pooling layers (batch 256, float32):
+the reference ops, each fast variant, and PyTorch's layers when PyTorch is importable.
 
-    python benchmarks/bench_conv.py [--device cpu|cuda] [--batch-size 256] [--threads 2]
+    python benchmarks/bench_conv.py [--device cpu|cuda] [--batch-size 256] [--threads 2] [--no-torch]
 
 Layers: LeNet-5 as in the 1998 paper on 28×28 MNIST (conv 1→6 5×5 padding 2, max pool 2 on
 6×28×28, conv 6→16 5×5 on 14×14, max pool 2 on 16×10×10) and tinygrad_bn.models.lenet (the same
 without the padding). The first convolution's input needs no gradient, as a first layer's.
 
-Convolution variants (the same product and math; only the memory layout and what is kept for
-backward differ; see the module docstring of tinygrad_bn/ops/conv.py):
-  library              picks the layout per layer: batch innermost when output rows are narrower
-                       than conv.BATCH_INNER_BELOW pixels; saves the input, rebuilds the columns
-  batch innermost      (C, Hp, Wp, N) input, (C, kH, kW, OH, OW, N) columns, forced
-  batch outside        (C, N, Hp, Wp) input, (C, kH, kW, N, OH, OW) columns, forced
-  library, cols saved  the library's layout, keeping the columns for backward (kH·kW x the input)
+Variants (the same math; see tinygrad_bn/ops/conv.py and tinygrad_bn/fast/):
+  reference            ops/conv.py, ops/pool.py: NCHW im2col + one product; a max over the patch view
+  fast                 what tinygrad_bn.dispatch picks (on the CPU: a fast/ variant)
+  batch inner          fast/conv_batch_inner.py forced, whatever the output width
+  per sample           fast/conv_per_sample.py forced, whatever the output width
+  PyTorch              torch.nn.functional, same threads
 "saved MB" is what the layer's graph keeps for backward (benchmarks/common.saved_nbytes).
 """
 import argparse
@@ -27,9 +26,10 @@ def parse_args(argv=None):
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--threads", type=int, default=2, help="BLAS threads")
+    p.add_argument("--threads", type=int, default=2, help="intra-op threads (ours and PyTorch's)")
     p.add_argument("--repeats", type=int, default=10, help="timed runs per block")
     p.add_argument("--blocks", type=int, default=3, help="alternating blocks per variant")
+    p.add_argument("--no-torch", action="store_true", help="skip PyTorch even if installed")
     return p.parse_args(argv)
 
 
@@ -42,65 +42,80 @@ import numpy as np  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import tinygrad_bn as tg  # noqa: E402
-from tinygrad_bn.ops import conv as C  # noqa: E402
+import tinygrad_bn.nn.functional as F  # noqa: E402
+from tinygrad_bn import dispatch  # noqa: E402
+from tinygrad_bn.fast import conv_batch_inner  # noqa: E402
 from common import saved_nbytes, synchronize  # noqa: E402
 
-
-class Conv2dSavedColumns(tg.Function):
-    """The library's convolution keeping the columns for backward instead of rebuilding them
-    from the input (groups=1, no dilation): one im2col less per step, kH·kW times the memory."""
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, padding=(0, 0)):
-        xp = ctx.xp
-        N, Cin, H, W = x.shape
-        O, _, kh, kw = weight.shape
-        out_size = (H + 2 * padding[0] - kh + 1, W + 2 * padding[1] - kw + 1)
-        inner = C._batch_inner(out_size)
-        cols = C.im2col(xp, C._from_nchw(xp, x, padding, inner), (kh, kw), (1, 1), (1, 1),
-                        out_size, inner)
-        cols = C._as_matrix(cols, Cin * kh * kw, inner)
-        out = weight.reshape(O, -1) @ cols
-        out += bias[:, None]
-        ctx.save_for_backward(cols, weight)
-        ctx.geometry = x.shape, padding, out_size, inner
-        return C._to_nchw(xp, C._from_matrix(out, (O, *out_size, N), inner), inner)
-
-    @staticmethod
-    def backward(ctx, grad):
-        cols, weight = ctx.saved_tensors
-        (N, Cin, H, W), (ph, pw), out_size, inner = ctx.geometry
-        xp = ctx.xp
-        O, _, kh, kw = weight.shape
-        g = C._empty(xp, (O, *out_size, N), grad.dtype, inner)
-        g[...] = grad.transpose(1, 2, 3, 0)
-        g = C._as_matrix(g, O, inner)
-        dx = None
-        if ctx.needs_input_grad[0]:
-            dcols = C._from_matrix(weight.reshape(O, -1).T @ g, (Cin, kh, kw, *out_size, N), inner)
-            dxt = C.col2im(xp, dcols, (Cin, H + 2 * ph, W + 2 * pw, N), (1, 1), (1, 1), inner)
-            dx = C._to_nchw(xp, dxt[:, ph:ph + H, pw:pw + W], inner)
-        return dx, (g @ cols.T).reshape(weight.shape), g.sum(axis=1)
+tg.set_num_threads(ARGS.threads)
+torch = None
+if not ARGS.no_torch:
+    try:
+        import torch
+        torch.set_num_threads(ARGS.threads)
+    except ImportError:
+        pass
 
 
-def conv_with_layout(batch_inner_below):
-    """C.conv2d with the layout rule's threshold set for the call (forward makes the choice and
-    keeps it on the graph for backward)."""
-    def conv(x, w, b, padding):
-        saved, C.BATCH_INNER_BELOW = C.BATCH_INNER_BELOW, batch_inner_below
+def reference(fn):
+    def run(*args):
+        with dispatch.reference_only():
+            return fn(*args)
+    return run
+
+
+def forced(batch_inner_below, fn):
+    """`fn` with the width rule that picks the conv variant set for the call (forward makes the
+    choice, and the graph node keeps it for backward)."""
+    def run(*args):
+        saved, conv_batch_inner.BATCH_INNER_BELOW = conv_batch_inner.BATCH_INNER_BELOW, batch_inner_below
         try:
-            return C.conv2d(x, w, b, padding=padding)
+            return fn(*args)
         finally:
-            C.BATCH_INNER_BELOW = saved
-    return conv
+            conv_batch_inner.BATCH_INNER_BELOW = saved
+    return run
 
 
-CONV_VARIANTS = {
-    "library": lambda x, w, b, p: C.conv2d(x, w, b, padding=p),
-    "batch innermost": conv_with_layout(10**9),
-    "batch outside": conv_with_layout(0),
-    "library, cols saved": lambda x, w, b, p: Conv2dSavedColumns.apply(x, w, b, padding=(p, p)),
-}
+def conv_variants(padding):
+    conv = lambda x, w, b: F.conv2d(x, w, b, padding=padding)  # noqa: E731
+    variants = {"reference": reference(conv), "fast": conv}
+    if ARGS.device == "cpu":
+        variants.update({"batch inner": forced(10**9, conv), "per sample": forced(0, conv)})
+    return variants
+
+
+def pool_variants():
+    pool = lambda x: F.max_pool2d(x, 2)  # noqa: E731
+    return {"reference": reference(pool), "fast": pool}
+
+
+def torch_time(x_shape, params, needs_x_grad, padding):
+    """(forward ms, forward+backward ms) of PyTorch's layer, best of the same runs."""
+    dev = "cuda" if ARGS.device == "cuda" else "cpu"
+    rng = np.random.default_rng(0)
+    x = torch.tensor(rng.standard_normal(x_shape).astype(np.float32), device=dev,
+                     requires_grad=needs_x_grad)
+    ps = [torch.tensor(p, device=dev, requires_grad=True) for p in params]
+    fn = (lambda: torch.nn.functional.max_pool2d(x, 2)) if padding is None else \
+        (lambda: torch.nn.functional.conv2d(x, *ps, padding=padding))
+    grad = torch.randn_like(fn())
+    best = [float("inf"), float("inf")]
+    for _ in range(ARGS.blocks):
+        for run in range(ARGS.repeats + 1):
+            sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
+            sync()
+            start = time.perf_counter()
+            with torch.no_grad():
+                fn()
+            sync()
+            middle = time.perf_counter()
+            fn().backward(grad)
+            sync()
+            end = time.perf_counter()
+            if run:
+                best[0] = min(best[0], (middle - start) * 1e3)
+                best[1] = min(best[1], (end - middle) * 1e3)
+    return best
 
 
 def time_variants(variants, x_shape, params, needs_x_grad, device):
@@ -160,25 +175,25 @@ def main():
             ("conv 6->16 5x5, 12x12", (N, 6, 12, 12), w2, True, 0),
             ("max_pool 2 on 16x8x8", (N, 16, 8, 8), [], True, None)],
     }
-    print(f"device {device}, batch {N}, float32, {ARGS.threads} BLAS threads; "
+    print(f"device={device}, batch {N}, float32, {ARGS.threads} threads; "
           f"best of {ARGS.blocks} alternating blocks x {ARGS.repeats} runs")
     for net, layers in nets.items():
         print(f"\n{net}")
-        print(f"{'layer':28s} {'variant':22s} {'fwd ms':>7s} {'fwd+bwd ms':>10s} {'saved MB':>9s}")
+        print(f"{'layer':28s} {'variant':12s} {'fwd ms':>7s} {'fwd+bwd ms':>10s} {'saved MB':>9s}")
         totals = {}
         for name, shape, params, needs_x, padding in layers:
-            if padding is None:
-                variants = {"": lambda x: C.max_pool2d(x, 2)}
-            else:
-                variants = {name: (lambda x, w, b, fn=fn, p=padding: fn(x, w, b, p))
-                            for name, fn in CONV_VARIANTS.items()}
+            variants = pool_variants() if padding is None else conv_variants(padding)
             timings = time_variants(variants, shape, params, needs_x, device)
+            if torch is not None:
+                timings["PyTorch"] = (*torch_time(shape, params, needs_x, padding), None)
             for variant, (fwd, both, saved) in timings.items():
-                print(f"{name:28s} {variant:22s} {fwd:7.2f} {both:10.2f} {saved / 2**20:9.1f}")
-                for key in ([variant] if variant else CONV_VARIANTS):
+                saved = "" if saved is None else f"{saved / 2**20:9.1f}"
+                print(f"{name:28s} {variant:12s} {fwd:7.2f} {both:10.2f} {saved:>9s}")
+                key = variant if variant in ("reference", "fast", "PyTorch") else None
+                if key:
                     totals[key] = totals.get(key, 0.0) + both
         for variant, total in totals.items():
-            print(f"{'total conv+pool':28s} {variant:22s} {'':7s} {total:10.2f}")
+            print(f"{'total conv+pool':28s} {variant:12s} {'':7s} {total:10.2f}")
 
 
 if __name__ == "__main__":

@@ -171,6 +171,7 @@ def test_train_mlp_on_cuda(data_dir, device):  # noqa: F811
 
 @pytest.mark.parametrize("script,extra", [
     ("benchmarks/bench_norm.py", ["--repeats", "2"]),
+    ("benchmarks/bench_conv.py", ["--no-torch", "--repeats", "1", "--blocks", "1", "--batch-size", "4"]),
     ("benchmarks/bench_lenet.py", ["--no-torch", "--steps", "2", "--blocks", "1", "--warmup", "1",
                                    "--no-memory"]),
 ])

@@ -519,3 +519,18 @@ def test_cuda_without_gpu_is_one_line(data_dir, capsys):
     with pytest.raises(SystemExit) as exit_info:
         run(data_dir, "--device", "cuda")
     assert str(exit_info.value.code).startswith("error: device 'cuda' is not available")
+
+
+# ---------------------------------------------------------------- the benchmarks run (CPU)
+@pytest.mark.parametrize("script, extra, shown", [
+    ("bench_conv.py", ["--no-torch", "--repeats", "1", "--blocks", "1", "--batch-size", "4"], "per sample"),
+    ("bench_norm.py", ["--repeats", "1"], "speedup"),
+    ("bench_lenet.py", ["--no-torch", "--steps", "1", "--blocks", "1", "--warmup", "1", "--no-memory"],
+     "median step"),
+])
+def test_benchmarks_run_on_the_cpu(script, extra, shown):
+    """Each benchmark runs to the end (their figures are for people; here only that they work)."""
+    out = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", script), *extra],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert shown in out.stdout, out.stdout

@@ -542,7 +542,8 @@ def summary(history: list, name: str = "") -> str:
     best = max(history, key=lambda r: r["test_acc"])
     last = history[-1]
     speed = np.median([r["examples_per_s"] for r in history])
-    return (f"{name}done: {len(history)} epochs, final train acc {last['train_acc']:.4f}, "
+    epochs = f"{len(history)} epoch{'s' if len(history) != 1 else ''}"
+    return (f"{name}done: {epochs}, final train acc {last['train_acc']:.4f}, "
             f"final test acc {last['test_acc']:.4f}, best test acc {best['test_acc']:.4f} "
             f"(epoch {best['epoch']}), {sum(r['seconds'] for r in history):.1f} s training, "
             f"median {speed:.0f} examples/s")

@@ -5,10 +5,13 @@ One table drives all three tests: each row is (id, tinygrad fn, NumPy fn or None
 expression works on both, input shapes or arrays, options). Shapes exercise broadcasting
 (0-d, size-1 dims, different ranks), negative and tuple dims, and keepdim.
 """
+import math
+
 import numpy as np
 import pytest
 
 import tinygrad_bn as tg
+import tinygrad_bn.nn.functional as F
 from helpers import Probe, check_dtype, check_forward, check_grad
 from test_conv import path  # noqa: F401  (the fixture: reference and fast implementations)
 
@@ -130,6 +133,11 @@ CASES = [
     ("sqrt", lambda a: a.sqrt(), np.sqrt, [(2, 3)], POS),
     ("abs", lambda a: a.abs(), np.abs, [(2, 3)], {}),
     ("tanh", lambda a: a.tanh(), np.tanh, [(2, 3)], {}),
+    ("erf", lambda a: a.erf(), np.vectorize(math.erf), [(2, 3)], {}),
+    ("gelu", lambda a: F.gelu(a), lambda a: a * 0.5 * (1 + np.vectorize(math.erf)(a / math.sqrt(2))),
+     [(2, 3)], {}),
+    ("gelu-tanh", lambda a: F.gelu(a, approximate="tanh"),
+     lambda a: 0.5 * a * (1 + np.tanh(math.sqrt(2 / math.pi) * (a + 0.044715 * a ** 3))), [(2, 3)], {}),
     ("sigmoid", lambda a: a.sigmoid(), sigmoid_np, [(2, 3)], {}),
     ("sigmoid-wide", lambda a: a.sigmoid(), sigmoid_np, [np.array([-30.0, -5.0, 0.0, 5.0, 30.0])], {}),
     ("relu", lambda a: a.relu(), lambda a: np.maximum(a, 0), [(3, 4)], {}),
@@ -201,13 +209,15 @@ def _arrays(case, seed=0):
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_forward(case, device):
+def test_forward(case, device, path):  # noqa: F811
     _, fn_tg, fn_np, _, _ = case
     check_forward(fn_tg, fn_np, *_arrays(case), device=device)
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
-def test_gradcheck(case, device):
+def test_gradcheck(case, device, path):  # noqa: F811
+    """On both paths: an op with a fast variant (Sigmoid on the CPU) has its reference
+    algorithm checked too."""
     _, fn_tg, _, _, _ = case
     check_grad(fn_tg, *_arrays(case), device=device)
 

@@ -8,7 +8,7 @@ Backward functions never modify `grad` in place: the same array may be handed to
 """
 from __future__ import annotations
 
-import numpy as np
+import math
 
 from .. import backend
 from ..autograd import Function
@@ -327,10 +327,10 @@ class Gelu(Function):
         (x,) = ctx.saved_tensors
         xp = ctx.xp
         if ctx.approximate == "tanh":
-            k = np.sqrt(2 / np.pi)
+            k = math.sqrt(2 / math.pi)
             t = xp.tanh(k * (x + 0.044715 * x ** 3))
             return grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x))
-        pdf = xp.exp(-0.5 * x * x) * (1 / np.sqrt(2 * np.pi))
+        pdf = xp.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
         return grad * (_gelu_cdf(xp, x, "none") + x * pdf)
 
     @staticmethod
@@ -338,16 +338,16 @@ class Gelu(Function):
         (x,) = ctx.saved_tensors
         if ctx.approximate == "tanh":
             return Gelu.backward(ctx, grad)
-        cdf = 0.5 * (1 + ctx.xp.erf(x * (1 / np.sqrt(2))))
-        return grad * (cdf + x * ctx.xp.exp(-0.5 * x * x) * (1 / np.sqrt(2 * np.pi)))
+        cdf = 0.5 * (1 + ctx.xp.erf(x * (1 / math.sqrt(2))))
+        return grad * (cdf + x * ctx.xp.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi)))
 
 
 def _gelu_cdf(xp, x, approximate):
     """Φ(x) (or its tanh approximation), in x's dtype."""
     if approximate == "tanh":
-        k = np.sqrt(2 / np.pi)
+        k = math.sqrt(2 / math.pi)
         return 0.5 * (1 + xp.tanh(k * (x + 0.044715 * x ** 3)))
-    return (0.5 * (1 + backend.erf(x * (1 / np.sqrt(2))))).astype(x.dtype, copy=False)
+    return (0.5 * (1 + backend.erf(x * (1 / math.sqrt(2))))).astype(x.dtype, copy=False)
 
 
 class Erf(Function):
@@ -363,7 +363,7 @@ class Erf(Function):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        return grad * (ctx.xp.exp(-x * x) * (2 / np.sqrt(np.pi)))
+        return grad * (ctx.xp.exp(-x * x) * (2 / math.sqrt(math.pi)))
 
 
 # ================================================================ selection

@@ -207,6 +207,15 @@ def conv_variant(request, monkeypatch):
     return CB.Conv2dBatchInner if request.param == "batch_inner" else CS.Conv2dPerSample
 
 
+@pytest.mark.parametrize("case", CONV_CASES)
+def test_every_conv2d_variant_passes_gradcheck(case, conv_variant):
+    """Each CPU variant, forced whatever the geometry, by central differences in float64."""
+    x, w, b, kw = make_conv(case)
+    arrays = (x, w) if b is None else (x, w, b)
+    assert F.conv2d(*(tg.tensor(a, requires_grad=True) for a in arrays), **kw)._ctx.impl is conv_variant
+    check_grad(lambda *t: F.conv2d(*t, **kw), *arrays)
+
+
 @pytest.mark.parametrize("batch", [1, 11])  # 11: one full block of 8 samples and a partial one
 @pytest.mark.parametrize("case", CONV_CASES)
 def test_every_conv2d_variant_matches_reference(case, batch, conv_variant):

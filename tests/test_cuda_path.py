@@ -14,6 +14,7 @@ import pytest
 
 import tinygrad_bn as tg
 import tinygrad_bn.nn.functional as F
+from helpers import check_grad
 from test_examples import REPO, args, data_dir, run  # noqa: F401  (data_dir: the fixture)
 from tinygrad_bn import backend, nn, optim
 from tinygrad_bn.data import DataLoader
@@ -225,3 +226,14 @@ def test_gpu_check_script_runs_end_to_end_on_the_standin(tmp_path):
     for part in ("tests", "bench_lenet", "bench_norm", "train_lenet"):
         assert f"== {part}: exit 0" in summary, summary
     assert "examples/s" in (tmp_path / "train_lenet.txt").read_text()
+
+
+def test_moving_between_devices_passes_gradcheck(device):
+    """ToDevice's backward moves the gradient back: float64 through the device and back."""
+    cuda_only(device)
+    x = tg.tensor(np.random.default_rng(0).standard_normal((2, 3)), requires_grad=True)  # on the CPU
+    y = x.to(device)
+    assert y.grad_fn.name() == "ToDeviceBackward0"
+    check_grad(lambda a: ((a.to(device) * 2).exp().to("cpu") * a), x)
+    check_grad(lambda a: (a.to("cpu") * a.to("cpu")).to(device),
+               tg.tensor(np.random.default_rng(1).standard_normal(4), requires_grad=True, device=device))

@@ -13,6 +13,7 @@ import pytest
 import tinygrad_bn as tg
 import tinygrad_bn.nn.functional as F
 from helpers import Probe, check_dtype, check_forward, check_grad
+from tinygrad_bn.ops.elementwise import Cast
 from test_conv import path  # noqa: F401  (the fixture: reference and fast implementations)
 
 POS = {"positive": True}  # inputs drawn from |N(0,1)| + 0.5: log, sqrt, fractional powers
@@ -438,3 +439,15 @@ def test_mixed_devices_raise_naming_both(op):
     b = _FakeCuda._wrap(np.ones((2, 2), dtype=np.float32))
     with pytest.raises(RuntimeError, match="cpu.*cuda"):
         op(a, b)
+
+
+def test_cast_passes_gradcheck_and_hands_back_the_input_dtype(device):
+    """Cast's backward converts the gradient back: float64 checked by central differences, and a
+    float32 input gets a float32 gradient through a float64 computation."""
+    check_grad(lambda a: Cast.apply(a * a, dtype=np.float64) * a, (2, 3), device=device)
+    x = tg.tensor(np.array([1.0, -2.0, 3.0], np.float32), requires_grad=True, device=device)
+    y = x.double()
+    assert y.dtype == np.float64 and y.grad_fn.name() == "CastBackward0"
+    (Probe.apply(x) * 1).double().pow(2).sum().backward()
+    assert Probe.seen[-1] == np.float32 and x.grad.dtype == np.float32
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, -4.0, 6.0])

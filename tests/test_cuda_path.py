@@ -237,3 +237,25 @@ def test_moving_between_devices_passes_gradcheck(device):
     check_grad(lambda a: ((a.to(device) * 2).exp().to("cpu") * a), x)
     check_grad(lambda a: (a.to("cpu") * a.to("cpu")).to(device),
                tg.tensor(np.random.default_rng(1).standard_normal(4), requires_grad=True, device=device))
+
+
+def test_cumulative_average_batch_norm_never_waits_for_the_host(device):
+    """BatchNorm(momentum=None) reads its batch count to weigh the new batch (1/n): on the
+    device, so a training forward+backward has no host sync, and its running statistics are
+    the CPU's."""
+    cuda_only(device)
+    counts = standin()
+    xs = [np.random.default_rng(i).standard_normal((8, 3, 4, 4)).astype(np.float32) for i in range(3)]
+    bns = {d: nn.BatchNorm2d(3, momentum=None).to(d) for d in ("cpu", device)}
+    for i, x in enumerate(xs):
+        for d, bn in bns.items():
+            t = tg.tensor(x, device=d)
+            if d == device and i == len(xs) - 1:
+                with counts.count() as c:
+                    bn(t).sum().backward()
+                assert c.syncs == 0 and c.h2d == 0, c
+            else:
+                bn(t).sum().backward()
+    for name in ("running_mean", "running_var", "num_batches_tracked"):
+        np.testing.assert_allclose(getattr(bns[device], name).numpy(), getattr(bns["cpu"], name).numpy(),
+                                   rtol=1e-6)

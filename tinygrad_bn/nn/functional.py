@@ -136,6 +136,8 @@ def batch_norm(x: Tensor, running_mean: Optional[Tensor], running_var: Optional[
         weight, bias (Tensor, optional): γ and β, (C,) (default: no affine transform).
         training (bool, optional): use batch statistics and update the buffers (default: False).
         momentum (float, optional): the weight of the new batch in the running average (default: 0.1).
+            (The BatchNorm modules with momentum=None pass 1/n as a 0-d array on the input's
+            device, so that reading the count never waits for a GPU.)
         eps (float, optional): added to the variance for stability (default: 1e-5).
 
     Example:

@@ -100,8 +100,8 @@ class _BatchNorm(Module):
         # plain (cumulative) average of all batch statistics so far.
         factor = 0.0 if self.momentum is None else self.momentum
         counting = self.training and self.track_running_stats
-        if counting and self.momentum is None:  # reads the count: a host sync on a GPU (as PyTorch)
-            factor = 1.0 / (int(self.num_batches_tracked.item()) + 1)
+        if counting and self.momentum is None:  # 1/n computed where the count lives: no host sync
+            factor = (1 / (self.num_batches_tracked.array + 1)).astype(self.running_mean.dtype)
         # Batch statistics in training, and in eval when there are no running statistics.
         use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
         # Buffers are passed only when they are to be used or updated.

@@ -3,7 +3,8 @@
     python docs/make_pictures.py
 
 docs/viz_mlp.svg         the graph of a small MLP with batch norm (tinygrad_bn.viz.draw)
-docs/tour_batchnorm.svg  fused batch norm beside the composed one (section 4 of examples/tour.py)
+docs/tour_batchnorm.svg  fused batch norm beside the composed one: the picture examples/tour.py
+                         draws in its section 4 (the tour is run, and its picture copied)
 
 and print nn.summary of LeNet-BN, the table pasted in the README. docs/training_curves.png needs
 Fashion-MNIST and comes from a training run instead (about 20 s on two cores):
@@ -11,11 +12,13 @@ Fashion-MNIST and comes from a training run instead (about 20 s on two cores):
     python examples/train_lenet.py --epochs 3 --subset 12000 --compare-bn --plot docs/training_curves.png
 """
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 
 import tinygrad_bn as tg
-import tinygrad_bn.nn.functional as F
 from tinygrad_bn import models, nn, viz
-from tinygrad_bn.nn import reference
 
 DOCS = os.path.dirname(os.path.abspath(__file__))
 
@@ -28,14 +31,11 @@ def mlp_graph():
 
 
 def batchnorm_graphs():
-    tg.manual_seed(0)
-    x = tg.randn(8, 3, dtype=tg.float64, requires_grad=True)
-    gamma = tg.randn(3, dtype=tg.float64, requires_grad=True)
-    beta = tg.randn(3, dtype=tg.float64, requires_grad=True)
-    fused = F.batch_norm(x, None, None, gamma, beta, training=True)
-    composed = reference.batch_norm(x, None, None, gamma, beta, training=True)
-    viz.draw(fused, composed, path=os.path.join(DOCS, "tour_batchnorm.svg"),
-             params=dict(x=x, gamma=gamma, beta=beta, fused=fused, composed=composed))
+    with tempfile.TemporaryDirectory() as out:
+        tour = os.path.join(os.path.dirname(DOCS), "examples", "tour.py")
+        subprocess.run([sys.executable, tour, "--out", out], check=True, stdout=subprocess.DEVNULL)
+        shutil.copy(os.path.join(out, "4_batchnorm_fused_vs_composed.svg"),
+                    os.path.join(DOCS, "tour_batchnorm.svg"))
 
 
 if __name__ == "__main__":

@@ -18,11 +18,23 @@ from .linear import Linear
 from .module import Module
 
 
-def _materialize(param: Parameter | None, shape) -> None:
-    """Give a placeholder parameter its real shape (same Parameter object; values set by the
-    layer's reset_parameters)."""
-    if param is not None:
-        param.array = factories.empty(shape).array
+def _placeholders(module: Module, names, present: bool) -> None:
+    """Register each of `names` as a shape-(0,) placeholder Parameter (None when not `present`)."""
+    for name in names:
+        module.register_parameter(name, Parameter(factories.empty(0)) if present else None)
+
+
+def _materialize(module: Module, shapes: dict, device, cls: type) -> None:
+    """Give the placeholder parameters their real shapes (the same Parameter objects, so an
+    optimizer built before keeps them), initialise them as `cls` does, and become `cls`
+    (PyTorch's cls_to_become)."""
+    for name, shape in shapes.items():
+        param = getattr(module, name)
+        if param is not None:
+            param.array = factories.empty(shape).array
+    module.to(device)
+    module.reset_parameters()
+    module.__class__ = cls
 
 
 class LazyLinear(Linear):
@@ -37,11 +49,8 @@ class LazyLinear(Linear):
         Module.__init__(self)
         self.in_features = 0
         self.out_features = Linear._check_out_features(out_features)
-        self.weight = Parameter(factories.empty(0))
-        if bias:
-            self.bias = Parameter(factories.empty(0))
-        else:
-            self.register_parameter("bias", None)
+        _placeholders(self, ("weight",), True)
+        _placeholders(self, ("bias",), bias)
 
     def reset_parameters(self) -> None:
         if self.in_features:
@@ -50,11 +59,8 @@ class LazyLinear(Linear):
     def forward(self, x):
         if not self.in_features:
             self.in_features = x.shape[-1]
-            _materialize(self.weight, (self.out_features, self.in_features))
-            _materialize(self.bias, (self.out_features,))
-            self.to(x.device)
-            self.reset_parameters()
-            self.__class__ = Linear  # from now on an ordinary Linear (PyTorch's cls_to_become)
+            _materialize(self, {"weight": (self.out_features, self.in_features),
+                                "bias": (self.out_features,)}, x.device, Linear)
         return self.forward(x)  # now the eager class's forward
 
 
@@ -68,11 +74,8 @@ class LazyConv2d(Conv2d):
         Conv2d._check_channels("out_channels", out_channels, groups)
         self.in_channels, self.out_channels, self.groups = 0, out_channels, groups
         self._set_geometry(kernel_size, stride, padding, dilation)
-        self.weight = Parameter(factories.empty(0))
-        if bias:
-            self.bias = Parameter(factories.empty(0))
-        else:
-            self.register_parameter("bias", None)
+        _placeholders(self, ("weight",), True)
+        _placeholders(self, ("bias",), bias)
 
     def reset_parameters(self) -> None:
         if self.in_channels:
@@ -83,11 +86,8 @@ class LazyConv2d(Conv2d):
             channels = x.shape[0] if x.ndim == 3 else x.shape[1]
             Conv2d._check_channels("in_channels", channels, self.groups)
             self.in_channels = channels
-            _materialize(self.weight, (self.out_channels, channels // self.groups, *self.kernel_size))
-            _materialize(self.bias, (self.out_channels,))
-            self.to(x.device)
-            self.reset_parameters()
-            self.__class__ = Conv2d
+            _materialize(self, {"weight": (self.out_channels, channels // self.groups, *self.kernel_size),
+                                "bias": (self.out_channels,)}, x.device, Conv2d)
         return self.forward(x)  # now the eager class's forward
 
 
@@ -103,8 +103,7 @@ class _LazyBatchNorm(_BatchNorm):
         self._check_hyperparameters(eps, momentum)
         self.eps, self.momentum = eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        for name in ("weight", "bias"):
-            self.register_parameter(name, Parameter(factories.empty(0)) if affine else None)
+        _placeholders(self, ("weight", "bias"), affine)
         for name in ("running_mean", "running_var", "num_batches_tracked"):
             self.register_buffer(name, None)
 
@@ -112,12 +111,9 @@ class _LazyBatchNorm(_BatchNorm):
         if not self.num_features:
             self._check_rank(x)
             self.num_features = x.shape[1]
-            _materialize(self.weight, (self.num_features,))
-            _materialize(self.bias, (self.num_features,))
             self._create_buffers()
-            self.to(x.device)
-            self.reset_parameters()
-            self.__class__ = self.cls_to_become
+            _materialize(self, {"weight": (self.num_features,), "bias": (self.num_features,)},
+                         x.device, self.cls_to_become)
         return self.forward(x)  # now the eager class's forward
 
 

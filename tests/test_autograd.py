@@ -414,3 +414,82 @@ def test_library_ops_under_no_grad_keep_no_references():
     del h
     gc.collect()
     assert ref() is None and y._ctx is None
+
+
+# ---------------------------------------------------------------- who owns a gradient array
+class TimesThree(tg.Function):
+    """y = 3x whose backward returns an array it keeps (a constant Jacobian, for dy = ones)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.jacobian = np.full(x.shape, 3.0, dtype=x.dtype)
+        return x * 3
+
+    @staticmethod
+    def backward(ctx, grad):
+        return ctx.jacobian
+
+
+def test_a_gradient_array_a_function_keeps_is_not_taken_over_by_dot_grad():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    y = TimesThree.apply(x)
+    kept = y.grad_fn.jacobian
+    for step in range(1, 4):
+        y.backward(tg.ones(2), retain_graph=True)
+        np.testing.assert_array_equal(x.grad.numpy(), [3.0 * step] * 2)
+    np.testing.assert_array_equal(kept, [3.0, 3.0])  # the Function's own array is untouched
+
+
+def test_gradients_from_a_broadcast_accumulate_and_can_be_changed_in_place():
+    """Sum's backward hands back a broadcast view (its elements share memory): .grad copies it."""
+    w, x = tg.zeros(4, 3, requires_grad=True), tg.ones(4, 3)
+    for _ in range(2):
+        (w + x).mean().backward()
+    np.testing.assert_allclose(w.grad.numpy(), np.full((4, 3), 2 / 12))
+    v = tg.zeros(3, requires_grad=True)
+    v.mean().backward()
+    with tg.no_grad():
+        v.grad.mul_(0.5)
+    np.testing.assert_allclose(v.grad.numpy(), [1 / 6] * 3)
+
+
+class HalfInFloat64(tg.Function):
+    """y = x / 2 whose backward (carelessly) returns float64 for any input."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x / 2
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.astype(np.float64) / 2
+
+
+def test_the_engine_hands_each_input_a_gradient_of_its_own_dtype():
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 1
+    (g,) = tg.autograd.grad(HalfInFloat64.apply(h).sum(), h)
+    assert g.dtype == np.float32
+    HalfInFloat64.apply(x).sum().backward()
+    assert x.grad.dtype == np.float32
+
+
+def test_grad_of_a_non_leaf_skips_the_backward_below_it():
+    """Only what leads to the requested inputs runs: h's own backward (which saved h, since
+    changed in place) is not needed for d z / d y."""
+    x = tg.tensor([1.0, 2.0], requires_grad=True)
+    h = x * 1
+    y = h * h
+    z = (y * 3).sum()
+    with tg.no_grad():
+        h.add_(1)
+    (g,) = tg.autograd.grad(z, y)
+    np.testing.assert_array_equal(g.numpy(), [3.0, 3.0])
+
+
+def test_a_detached_alias_is_its_own_leaf():
+    w = tg.tensor([1.0, 2.0], requires_grad=True)
+    d = w.detach()
+    d.mul_(0.5)                               # allowed, as in PyTorch: d is not a view of w
+    np.testing.assert_array_equal(w.detach().numpy(), [0.5, 1.0])
+    assert w._version.version == d._version.version == 1  # the shared counter saw it

@@ -285,3 +285,39 @@ def test_higher_order_example_runs_and_checks_itself(capsys):
                                        np.random.default_rng(0))
     rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.strip().startswith("d2/")]
     assert len(rows) == 3 and all(float(r[1]) < 1e-6 and float(r[2]) < 1e-12 for r in rows)
+
+
+# ---------------------------------------------------------------- saved views of an input
+def test_second_derivative_through_a_saved_view_of_the_same_input():
+    """In x * x.T the saved x.T is the second input (a transposed view of x's storage): its
+    gradient must go back through the transpose. f = Σ x_ij x_ji, ∇f = 2xᵀ, ∇(Σ ∇f ∘ c) = 2cᵀ."""
+    x = t64([[1.0, 2.0], [3.0, 4.0]])
+    c = tg.tensor([[1.0, 10.0], [100.0, 1000.0]], dtype=tg.float64)
+    (g,) = autograd.grad((x * x.T).sum(), x, create_graph=True)
+    (g2,) = autograd.grad((g * c).sum(), x)
+    np.testing.assert_allclose(g.numpy(), 2 * x.numpy().T)
+    np.testing.assert_allclose(g2.numpy(), 2 * c.numpy().T)
+
+
+@pytest.mark.parametrize("fn", [lambda x: x * x.T, lambda x: x @ x.T, lambda x: x @ x,
+                                lambda x: (x * 2) * (x * 2)[0], lambda x: x[0] * x[:, 1]],
+                         ids=["x*x.T", "x@x.T", "x@x", "y*y[0]", "x[0]*x[:,1]"])
+def test_gradgradcheck_where_inputs_share_storage(fn):
+    x = t64(np.random.default_rng(0).standard_normal((3, 3)))
+    assert tg.gradgradcheck(fn, [x])
+
+
+def test_a_detached_factor_is_a_constant_at_second_order():
+    x = t64([1.0, 2.0])
+    (g,) = autograd.grad((x * x.detach()).sum(), x, create_graph=True)
+    np.testing.assert_array_equal(g.numpy(), [1.0, 2.0])
+    assert not g.requires_grad  # g = x.detach(): nothing left to differentiate
+
+
+def test_an_in_place_change_after_create_graph_is_caught_by_the_second_backward():
+    x = t64([1.0, 2.0])
+    (g,) = autograd.grad((x ** 3).sum(), x, create_graph=True)
+    with tg.no_grad():
+        x.add_(10.0)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        autograd.grad(g.sum(), x)

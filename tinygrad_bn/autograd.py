@@ -202,23 +202,28 @@ class Function:
 
 
 def _saved_info(saved, tensors):
-    """Where each saved array lives: the position of the tensor (an input, or the output last)
-    whose storage holds it, or -1 for an array of the op's own (a mask, an index, x̂). Returns
-    that tuple and, for backward's check, each owning tensor's version counter and version now."""
+    """For each saved array: its owner, the position of the tensor (an input, or the output
+    last) whose array it IS, or -1 for an array of the op's own (a mask, an index, x̂, or a view
+    made inside forward); and, for backward's check, the version counter of the storage it lives
+    in with the version now (None for an array with a storage of its own). Identity, not shared
+    storage, decides the owner: in ``x * x.T`` the saved ``x.T`` is the second input's array, a
+    view of the first's storage, and a second derivative must reach it through the transpose."""
     roots = [storage_root(t.array) for t in tensors]
     owners, versions = [], []
     for array in saved:
-        owner = None if array is None else next(
-            (i for i, root in enumerate(roots) if root is storage_root(array)), -1)
-        owners.append(owner)
-        if owner is not None and owner >= 0:
-            counter = tensors[owner]._version
-            versions.append((counter, counter.version, array.shape, array.dtype))
+        if array is None:
+            owners.append(None)
+            versions.append(None)
+            continue
+        owners.append(next((i for i, t in enumerate(tensors) if t.array is array), -1))
+        holder = next((t for t, root in zip(tensors, roots) if root is storage_root(array)), None)
+        counter = None if holder is None else holder._version
+        versions.append(None if counter is None else (counter, counter.version, array.shape, array.dtype))
     return tuple(owners), tuple(versions)
 
 
 def _check_versions(ctx) -> None:
-    for counter, expected, shape, dtype in ctx.saved_versions:
+    for counter, expected, shape, dtype in filter(None, ctx.saved_versions):
         if counter.version != expected:
             raise RuntimeError(
                 "one of the variables needed for gradient computation has been modified by an "
@@ -283,8 +288,8 @@ def run_backward(roots, seeds, retain_graph=False, create_graph=False, capture=N
             if capture is None:
                 node.variable._accumulate_grad(g, owned=holders.sole(g))
             continue
-        if needed is not None and node not in needed:
-            continue
+        if needed is not None and not any(child in needed for child, _ in node.next_functions):
+            continue  # nothing below this node is asked for (autograd.grad): skip its backward
         if node.freed:
             raise RuntimeError(f"backward through {node.name()} a second time: its graph was "
                                "freed by the first backward (pass retain_graph=True to keep it)")
@@ -298,16 +303,20 @@ def run_backward(roots, seeds, retain_graph=False, create_graph=False, capture=N
         if len(in_grads) != len(node.next_functions):
             raise RuntimeError(f"{node.fn.__name__}.backward returned {len(in_grads)} gradients "
                                f"for {len(node.next_functions)} inputs")
-        for (child, _), pg, (shape, _) in zip(node.next_functions, in_grads, node.input_meta):
+        # a gradient the op may keep for itself (a user's Function may return an array it holds)
+        kept_by_op = 0 if node.impl.__module__.startswith(__package__ + ".") else 1
+        for (child, _), pg, (shape, dtype) in zip(node.next_functions, in_grads, node.input_meta):
             if pg is None or child is None or (needed is not None and child not in needed):
                 continue
             if pg.shape != shape:
                 raise RuntimeError(f"{node.fn.__name__}.backward returned a gradient of shape "
                                    f"{tuple(pg.shape)} for an input of shape {shape}")
+            if pg.dtype != dtype:  # an input's gradient has the input's dtype, whatever the op did
+                pg = pg.astype(dtype)
             # out-of-place sum: `pg` may be the very array another input also received
             prev = grads.get(child)
             grads[child] = pg if prev is None else prev + pg
-            holders.add(grads[child])
+            holders.add(grads[child], 1 + (kept_by_op if prev is None else 0))
         if not retain_graph:
             node.saved_tensors, node.freed = (), True
     return captured
@@ -316,7 +325,10 @@ def run_backward(roots, seeds, retain_graph=False, create_graph=False, capture=N
 class _Holders:
     """Counts, per storage, how many places a gradient array of it was handed to. A leaf may keep
     the array it receives as its ``.grad`` (no copy) only when it is the sole holder: an op may
-    pass the same array, or a view of it, to several inputs (Add gives dy to both)."""
+    pass the same array, or a view of it, to several inputs (Add gives dy to both), and a user's
+    Function may return an array it keeps (counted as one more holder). Never a broadcast view
+    (Sum's backward gives one: its elements share memory) nor a read-only array: ``+=`` must
+    be able to accumulate into ``.grad``."""
 
     def __init__(self):
         self.counts = {}
@@ -327,7 +339,11 @@ class _Holders:
             self.counts[key] = self.counts.get(key, 0) + n
 
     def sole(self, array) -> bool:
-        return self.counts.get(id(storage_root(array)), 0) <= 0
+        if hasattr(array, "array"):  # a Tensor gradient (create_graph) is never taken over
+            return False
+        overlapping = any(step == 0 and n > 1 for step, n in zip(array.strides, array.shape))
+        writeable = getattr(array.flags, "writeable", True)  # (CuPy's arrays always are)
+        return writeable and not overlapping and self.counts.get(id(storage_root(array)), 0) <= 0
 
 
 def _leading_to(order, targets) -> set:

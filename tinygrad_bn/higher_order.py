@@ -82,16 +82,20 @@ class TensorNamespace:
         return Tensor._wrap(array)
 
 
-def _handle(array, edge) -> Tensor:
+def _handle(array, edge, version=None) -> Tensor:
     """A Tensor for `array` whose gradients flow into `edge`: the node of the tensor it came
-    from (None: no gradient)."""
+    from (None: no gradient). `version`: the counter of the storage it lives in, so that an
+    in-place change of it before a later backward is caught as in a first-order backward."""
     if edge is None:
-        return Tensor._wrap(array)
-    if isinstance(edge, AccumulateGrad):  # a leaf: reach the same AccumulateGrad node
+        t = Tensor._wrap(array)
+    elif isinstance(edge, AccumulateGrad):  # a leaf: reach the same AccumulateGrad node
         t = Tensor._wrap(array, requires_grad=True)
         t._accumulator = weakref.ref(edge)
-        return t
-    return Tensor._wrap(array, ctx=edge)
+    else:
+        t = Tensor._wrap(array, ctx=edge)
+    if version is not None:
+        t._version = version
+    return t
 
 
 def saved_as_tensors(node, checked: bool) -> tuple:
@@ -99,13 +103,14 @@ def saved_as_tensors(node, checked: bool) -> tuple:
     node, the output's with `node` itself, the op's own arrays as constants. With `checked`,
     an op's own float array is refused (see the module docstring)."""
     out = []
-    for array, owner in zip(node.saved_tensors, node.saved_owners):
+    for array, owner, version in zip(node.saved_tensors, node.saved_owners, node.saved_versions):
+        counter = None if version is None else version[0]
         if array is None:
             out.append(None)
         elif owner == len(node.next_functions):  # the output
-            out.append(_handle(array, node))
+            out.append(_handle(array, node, counter))
         elif owner >= 0:
-            out.append(_handle(array, node.next_functions[owner][0]))
+            out.append(_handle(array, node.next_functions[owner][0], counter))
         else:
             if checked and array.dtype.kind == "f":
                 raise RuntimeError(

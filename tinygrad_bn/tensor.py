@@ -128,13 +128,13 @@ class Tensor(ConversionMethods, ArithmeticMethods, InPlaceMethods, ReductionMeth
         ``with tg.no_grad():`` and in-place ops, or ``detach()``. Assigning ``t.data = other``
         makes `t` use `other`'s storage (its shape, dtype and device may differ).
         """
-        return Tensor._wrap(self.array)
+        return Tensor._wrap(self.array.view())  # a new array object over the same memory
 
     @data.setter
     def data(self, value: Tensor) -> None:
         if not isinstance(value, Tensor):
             raise TypeError(f"data must be a Tensor, got {type(value).__name__}")
-        self.array = value.array
+        self.array = value.array.view()
 
     @property
     def grad(self) -> Tensor | None:

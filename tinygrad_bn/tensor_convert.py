@@ -91,10 +91,11 @@ class ConversionMethods:
         return self.to("cuda")
 
     def detach(self) -> Tensor:
-        """The same storage (shared, not copied, same version counter) cut off from the graph."""
-        t = self._new(self.array)
-        t._version, t._base = self._version, self._base if self._base is not None else self
-        t._rebases_seen = self._version.rebases
+        """The same storage (shared, not copied, same version counter) cut off from the graph.
+        A leaf of its own, as in PyTorch: it may be changed in place even when self is a weight
+        (the shared version counter still catches a backward that needed the old values)."""
+        t = self._new(self.array.view())  # a new array object: ops tell it apart from self's
+        t._version = self._version
         return t
 
     def astype(self, dtype) -> Tensor:

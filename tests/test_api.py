@@ -333,3 +333,17 @@ def test_every_public_tensor_method_has_a_docstring():
     undocumented = [name for name, value in inspect.getmembers(Tensor) if not name.startswith("_")
                     and not (value.fget if isinstance(value, property) else value).__doc__]
     assert undocumented == []
+
+
+# ---------------------------------------------------------------- found in review
+def test_maximum_and_minimum_of_integers_stay_exact_integers(device):
+    a, b = tg.tensor([2**30 + 1, 2], device=device), tg.tensor([0, 5], device=device)
+    assert a.maximum(b).dtype == np.int64 and a.maximum(b).tolist() == [2**30 + 1, 5]
+    assert tg.minimum(a, b).tolist() == [0, 2]
+
+
+@pytest.mark.parametrize("other, expected", [
+    (tg.tensor([2.0], dtype=tg.float16), np.float16), (tg.tensor(2.0, dtype=tg.float64), np.float64),
+    (tg.tensor([2]), np.float32), (2, np.float32), (2.5, np.float32)])
+def test_integer_true_division_takes_the_promoted_float(other, expected):
+    assert (tg.tensor([1, 2]) / other).dtype == expected

@@ -493,3 +493,45 @@ def test_a_detached_alias_is_its_own_leaf():
     d.mul_(0.5)                               # allowed, as in PyTorch: d is not a view of w
     np.testing.assert_array_equal(w.detach().numpy(), [0.5, 1.0])
     assert w._version.version == d._version.version == 1  # the shared counter saw it
+
+
+def test_set_grad_enabled_as_a_decorator_changes_nothing_until_the_call():
+    @tg.set_grad_enabled(False)
+    def inside():
+        return tg.is_grad_enabled()
+
+    assert tg.is_grad_enabled()
+    assert inside() is False and inside() is False  # twice: each call restores its own mode
+    assert tg.is_grad_enabled()
+
+
+def test_a_decorated_function_restores_each_threads_own_mode():
+    import threading
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    @tg.no_grad()
+    def work(arrived, wait_for, then=None):
+        arrived.set()
+        wait_for.wait(10)
+        if then is not None:
+            then.wait(10)
+
+    def a():
+        tg.set_grad_enabled(True)
+        work(first_in, second_in)
+        seen["a"] = tg.is_grad_enabled()
+        first_out.set()
+
+    def b():
+        tg.set_grad_enabled(False)
+        first_in.wait(10)
+        work(second_in, first_in, first_out)  # leaves after a() has left
+        seen["b"] = tg.is_grad_enabled()
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(20)
+    assert seen == {"a": True, "b": False}

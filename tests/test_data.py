@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 import tinygrad_bn as tg
+import tinygrad_bn.nn.functional as F
 from tinygrad_bn import backend
 from tinygrad_bn.data import MNIST, DataLoader, DatasetError, FashionMNIST, fetch, read_idx
 from tinygrad_bn.data.idx import IMAGES_MAGIC, LABELS_MAGIC
@@ -729,3 +730,14 @@ def test_cuda_loader_keeps_data_on_device(device):
     assert backend.device_of(loader.images) == device == backend.device_of(loader.labels)
     for x, y in loader:
         assert x.device == device and y.device == device
+
+
+def test_labels_changed_in_place_are_checked_again(device):
+    """The range a DataLoader checked once is trusted only while the labels are unchanged."""
+    images, labels = np.zeros((4, 3), np.float32), np.array([0, 1, 2, 1])
+    _, y = next(iter(DataLoader((images, labels), batch_size=4, device=device)))
+    logits = tg.zeros(4, 3, requires_grad=True, device=device)
+    F.cross_entropy(logits, y)  # in range
+    y += 1                      # now [1, 2, 3, 2]: 3 is out of range for 3 classes
+    with pytest.raises(IndexError, match="Target 3 is out of bounds"):
+        F.cross_entropy(logits, y)

@@ -279,3 +279,58 @@ def test_grad_assignment_is_checked():
         with pytest.raises((RuntimeError, TypeError), match=what):
             w.grad = bad
     w.grad = None
+
+
+# ---------------------------------------------------------------- found in review
+def test_backward_of_a_tensor_written_through_its_view_raises(device):
+    x = tg.ones(2, 2, requires_grad=True, device=device)
+    y = x * 2
+    y[0].mul_(3)  # through a view: y's own graph misses the change
+    with pytest.raises(RuntimeError, match="modified in place through one of its views"):
+        y.backward(tg.ones(2, 2, device=device))
+    with pytest.raises(RuntimeError, match="modified in place through one of its views"):
+        tg.autograd.grad(y.sum(), x)
+
+
+def test_a_buffer_written_through_a_view_while_recording_is_not_used_as_a_constant(device):
+    """b does not require grad, but a view of it now holds x's values: using b as a constant
+    would silently drop x's gradient."""
+    x = tg.tensor([1.0, 2.0], requires_grad=True, device=device)
+    b = tg.zeros(4, device=device)
+    b[0:2].copy_(x)
+    with pytest.raises(RuntimeError, match="modified in place through one of its views"):
+        (b * b).sum()
+
+
+def test_fill_with_a_tensor_that_requires_grad_passes_its_gradient(device):
+    v = tg.tensor(2.0, requires_grad=True, device=device)
+    b = tg.zeros(3, device=device)
+    b.fill_(v)
+    (b * tg.tensor([1.0, 2.0, 3.0], device=device)).sum().backward()
+    assert v.grad.item() == 6.0
+    with pytest.raises(RuntimeError, match="0-dimension value tensor"):
+        b.fill_(tg.ones(2, device=device))
+
+
+def test_random_fills_work_for_every_float_dtype(device):
+    for dtype in (tg.float16, tg.float32, tg.float64):
+        t = tg.zeros(100, dtype=dtype, device=device)
+        assert t.uniform_(2, 3).dtype == dtype and 2 <= t.min().item() and t.max().item() <= 3
+        assert t.normal_(5, 0.1).dtype == dtype and abs(t.mean().item() - 5) < 0.1
+
+
+def test_view_shares_memory_or_raises(device):
+    x = tg.arange(4.0, device=device).reshape(2, 2)
+    x.view(4)[0] = 100.0
+    assert x[0, 0].item() == 100.0
+    with pytest.raises(RuntimeError, match="Use .reshape"):
+        x.t().view(4)
+    assert x.t().reshape(4).tolist() == [100.0, 2.0, 1.0, 3.0]
+
+
+def test_np_array_of_a_tensor_is_a_copy():
+    t = tg.tensor([1.0, 2.0])
+    a = np.array(t)
+    a[0] = 99.0
+    assert t.tolist() == [1.0, 2.0]
+    assert np.asarray(t) is t.array  # asarray shares memory, as for a NumPy array

@@ -176,9 +176,10 @@ class Function:
                 raise RuntimeError(f"{cls.__name__}: expected all tensors on the same device, "
                                    f"found {device} and {t.device}")
         # under no_grad nothing needs a gradient, so ops skip what they would save for backward
-        needs = tuple(is_grad_enabled() and t.requires_grad for t in tensors)
+        grad_mode = is_grad_enabled()
+        needs = tuple(grad_mode and t.requires_grad for t in tensors)
         record = any(needs)
-        if record:
+        if grad_mode:  # even a constant may hide a gradient written into it through a view
             for t in tensors:
                 t._check_history()
         arrays = tuple(t.array for t in tensors)
@@ -392,6 +393,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     for i, (out, g) in enumerate(zip(outputs, grad_outputs)):
         if not out.requires_grad:
             raise RuntimeError(f"grad: output {i} does not require grad and has no graph")
+        out._check_history()
         roots.append(grad_edge(out))
         seeds.append(out._seed_gradient(g, create_graph))
     targets = {grad_edge(t): t for t in inputs}

@@ -8,6 +8,7 @@ without keeping activations alive.
 from __future__ import annotations
 
 import contextlib
+import copy
 import threading
 
 _state = threading.local()
@@ -19,11 +20,18 @@ def is_grad_enabled() -> bool:
 
 
 class _GradMode(contextlib.ContextDecorator):
-    """Context manager and decorator that sets grad mode, restoring the old mode on exit."""
+    """Context manager and decorator that sets grad mode, restoring the old mode on exit. As a
+    decorator, each call works on a fresh copy (``_recreate_cm``), so calls in several threads,
+    or recursive ones, each restore their own previous mode."""
 
     def __init__(self, mode: bool):
         self.mode = mode
         self.prev = []
+
+    def _recreate_cm(self):
+        clone = copy.copy(self)
+        clone.prev = []
+        return clone
 
     def __enter__(self):
         self.prev.append(is_grad_enabled())
@@ -91,8 +99,17 @@ class set_grad_enabled(_GradMode):
         if not isinstance(mode, bool):
             raise TypeError(f"set_grad_enabled expects a bool, got {mode!r}")
         super().__init__(mode)
-        self.prev.append(is_grad_enabled())  # set now, as PyTorch does, and restored by __exit__
+        self.before = is_grad_enabled()  # set now, as PyTorch does, and restored by __exit__
         _state.enabled = mode
 
     def __enter__(self):
+        self.prev.append(self.before)
         return self
+
+    def __call__(self, func):
+        """As a decorator (``@tg.set_grad_enabled(False)``) it changes nothing until `func` runs."""
+        _state.enabled = self.before
+        return super().__call__(func)
+
+    def _recreate_cm(self):
+        return type(self)(self.mode)  # each call sets the mode anew and restores its own

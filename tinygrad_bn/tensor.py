@@ -93,7 +93,7 @@ class Tensor(ConversionMethods, ArithmeticMethods, InPlaceMethods, ReductionMeth
         self._rebases_seen = 0            # the base's recorded in-place writes when this view was made
         self._stale_history = False       # written in place through a view while recording
         self._accumulator = None          # weak reference to this leaf's AccumulateGrad node
-        self._known_range = None          # (low, high) of the values, when checked once already
+        self._known_range = None          # (low, high, version): the values' range, checked at that version
 
     @classmethod
     def _wrap(cls, array, ctx=None, requires_grad=False):
@@ -261,6 +261,7 @@ class Tensor(ConversionMethods, ArithmeticMethods, InPlaceMethods, ReductionMeth
             raise RuntimeError("backward: this tensor does not require grad and has no graph (it "
                                "was computed under no_grad, from tensors that do not require "
                                "grad, or detached)")
+        self._check_history()  # its graph must describe its values (a write through a view?)
         seed = self._seed_gradient(gradient, create_graph)
         retain = create_graph if retain_graph is None else retain_graph
         autograd.run_backward([autograd.grad_edge(self)], [seed], bool(retain), create_graph)

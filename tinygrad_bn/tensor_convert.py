@@ -27,7 +27,10 @@ class ConversionMethods:
         if self.device != "cpu":
             raise TypeError(f"can't convert {self.device} tensor to numpy: use .cpu() or .numpy() "
                             "to copy it to host memory first")
-        return self.array if dtype is None else self.array.astype(dtype)
+        out = self.array if dtype is None else self.array.astype(dtype, copy=False)
+        if copy and out is self.array:  # np.array(t) asks for a copy: never hand out t's memory
+            out = out.copy()
+        return out
 
     def item(self):
         """The value of a one-element tensor as a Python number."""

@@ -14,7 +14,7 @@ import numbers
 
 import numpy as np
 
-from . import backend, dtypes
+from . import dtypes
 from .autograd import is_grad_enabled
 from .ops import elementwise as E
 from .ops import movement as V
@@ -165,8 +165,11 @@ class InPlaceMethods:
 
     def fill_(self, value) -> Tensor:
         """Set every element to `value`, in place."""
-        if self._is_tensor(value):
-            value = value.item()
+        if self._is_tensor(value):  # a 0-d tensor: copied in, so its gradient flows (PyTorch)
+            if value.ndim != 0:
+                raise RuntimeError("fill_ only supports 0-dimension value tensor but got tensor "
+                                   f"with {value.ndim} dimensions")
+            return self.copy_(value)
 
         def direct(array):
             array[...] = value
@@ -193,10 +196,9 @@ class InPlaceMethods:
             raise TypeError(f"uniform_: expected a floating point tensor, got {self.dtype}")
         if not a <= b:
             raise ValueError(f"uniform_: expects a <= b, got a={a}, b={b}")
-        u = backend.rng(self.device).random(self.shape, dtype=self.dtype)
-        u *= b - a
-        u += a
-        return self.copy_(self._new(u))
+        from . import factories  # (lazy: factories imports tensor.py, which imports this module)
+        u = factories.rand(self.shape, dtype=self.dtype, device=self.device)
+        return self.copy_(u * (b - a) + a)
 
     def normal_(self, mean: float = 0.0, std: float = 1.0) -> Tensor:
         """Fill with samples of N(mean, std²), in place, from the device's seeded generator."""
@@ -204,10 +206,9 @@ class InPlaceMethods:
             raise TypeError(f"normal_: expected a floating point tensor, got {self.dtype}")
         if std < 0:
             raise ValueError(f"normal_: expects std >= 0, got {std}")
-        z = backend.rng(self.device).standard_normal(self.shape, dtype=self.dtype)
-        z *= std
-        z += mean
-        return self.copy_(self._new(z))
+        from . import factories
+        z = factories.randn(self.shape, dtype=self.dtype, device=self.device)
+        return self.copy_(z * std + mean)
 
     def __setitem__(self, index, value) -> None:
         """``t[index] = value`` in place (value: a number or a tensor broadcast to the slot)."""

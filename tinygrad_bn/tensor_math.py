@@ -44,11 +44,9 @@ class ArithmeticMethods:
         return self._true_division(other, reverse=True)
 
     def _true_division(self, other, reverse):
-        a = self._float_input()  # int / int is float32, as in torch
         other = self._operand(other)
-        if other.dtype.kind != "f":
-            other = other.float() if a.dtype == np.float32 else other.astype(a.dtype)
-        return a._binary(E.Div, other, reverse=reverse)
+        dtype = dtypes.float_result(dtypes.promote(self, other))  # int / int is float32, as in torch
+        return self.astype(dtype)._binary(E.Div, other.astype(dtype), reverse=reverse)
 
     def __pow__(self, other):
         return self._binary(E.Pow, other)
@@ -224,11 +222,15 @@ class ArithmeticMethods:
     def maximum(self, other) -> Tensor:
         """The larger of self and other, elementwise; where they tie, each gets half the gradient."""
         other = self._operand(other)
+        if dtypes.category(dtypes.promote(self, other)) < 2:  # ints, bools: exact, no gradient
+            return self._new(self._xp.maximum(self.array, other.array))
         return self._where(self > other, self, self._where(self < other, other, (self + other) * 0.5))
 
     def minimum(self, other) -> Tensor:
         """The smaller of self and other, elementwise; where they tie, each gets half the gradient."""
         other = self._operand(other)
+        if dtypes.category(dtypes.promote(self, other)) < 2:
+            return self._new(self._xp.minimum(self.array, other.array))
         return self._where(self < other, self, self._where(self > other, other, (self + other) * 0.5))
 
     def where(self, condition, other) -> Tensor:

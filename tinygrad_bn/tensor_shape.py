@@ -11,6 +11,7 @@ import numbers
 import numpy as np
 
 from . import backend
+from .autograd import storage_root
 from .ops import movement as V
 from .ops.utils import normalize_dims
 
@@ -27,7 +28,15 @@ class ShapeMethods:
         new_shape = _resolve_shape(tuple(shape), self.shape)
         return V.Reshape.apply(self, shape=new_shape)  # a new tensor even when the shape is the same
 
-    view = reshape
+    def view(self, *shape) -> Tensor:
+        """``reshape`` that must share self's memory, as PyTorch's ``view``: it raises where the
+        new shape cannot be read from self's strides (a transposed tensor, say) rather than copy."""
+        out = self.reshape(*shape)
+        if self.array.size and storage_root(out.array) is not storage_root(self.array):
+            raise RuntimeError(f"view size is not compatible with input tensor's size and stride: "
+                               f"shape {self.shape} cannot be viewed as {out.shape} without a copy. "
+                               "Use .reshape(...) instead.")
+        return out
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         """Dims `start_dim` .. `end_dim` (inclusive) merged into one."""

@@ -123,7 +123,7 @@ class DataLoader:
     def _labels(self, array) -> Tensor:
         """A batch of labels, carrying the range the loader checked (see cross_entropy)."""
         t = Tensor._wrap(array)
-        t._known_range = self.label_range
+        t._known_range = (*self.label_range, t._version.version)  # valid until a write
         return t
 
     def state_dict(self) -> dict:

@@ -287,7 +287,9 @@ def _one_hot(target: Tensor, n_classes: int, dtype):
     t = target.array
     if t.dtype.kind not in "iu":
         raise TypeError(f"class targets must be integers, got dtype {t.dtype}")
-    low, high = target._known_range or (None, None)  # a DataLoader's labels, checked once
+    low, high, version = target._known_range or (None, None, None)  # a DataLoader's labels
+    if version != target._version.version or target.device == "cpu":  # written since, or cheap
+        low = None
     if t.size and low is None:  # reads two numbers back: on a GPU the step waits here
         low, high = int(t.min()), int(t.max())
     if t.size and (low < 0 or high >= n_classes):

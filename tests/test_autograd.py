@@ -535,3 +535,12 @@ def test_a_decorated_function_restores_each_threads_own_mode():
     for t in threads:
         t.join(20)
     assert seen == {"a": True, "b": False}
+
+
+def test_nested_profilers_both_see_every_op():
+    from tinygrad_bn.profiler import Profiler
+    x = tg.randn(3, requires_grad=True)
+    with Profiler() as outer:
+        with Profiler() as inner:
+            (x * x).sum().backward()
+    assert set(outer.records) == set(inner.records) >= {("Mul", "forward"), ("Mul", "backward")}

@@ -521,3 +521,29 @@ def test_ops_import_no_layer_above_them():
     for path in (pathlib.Path(C.__file__).parent).glob("*.py"):
         imports = re.findall(r"^from \.\.(\w*)", path.read_text(), re.M)
         assert set(imports) <= {"", "autograd", "backend"}, (path.name, imports)
+
+
+# ---------------------------------------------------------------- found in review
+def test_max_pool_with_nan_picks_the_same_position_on_both_paths():
+    """The first NaN of a window is its maximum (NumPy's argmax), on the fast path too."""
+    x = np.array([[[[1.0, np.nan], [np.nan, 5.0]]]], dtype=np.float32)
+    grads = {}
+    for name in ("reference", "fast"):
+        with dispatch.reference_only(name == "reference"):
+            t = tg.tensor(x, requires_grad=True)
+            y = F.max_pool2d(t, 2)
+            y.sum().backward()
+            assert np.isnan(y.item())
+            grads[name] = t.grad.numpy()
+    np.testing.assert_array_equal(grads["fast"], grads["reference"])
+    np.testing.assert_array_equal(grads["fast"].ravel(), [0, 1, 0, 0])
+
+
+@pytest.mark.parametrize("width", [8, 40])  # narrow and wide outputs: both CPU conv variants
+def test_an_empty_batch_convolves_and_pools_to_an_empty_batch(width, path):
+    x = tg.zeros(0, 3, width, width, requires_grad=True)
+    w, b = tg.randn(4, 3, 3, 3, requires_grad=True), tg.zeros(4, requires_grad=True)
+    y = F.max_pool2d(F.conv2d(x, w, b, padding=1), 2)
+    assert y.shape == (0, 4, width // 2, width // 2)
+    y.sum().backward()
+    assert x.grad.shape == x.shape and w.grad.abs().sum().item() == 0 and b.grad.tolist() == [0] * 4

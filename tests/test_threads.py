@@ -103,9 +103,9 @@ def arrays_for(shapes, dtype, seed=0):
 
 VARIANTS = {  # large enough that every fast variant splits its work over the threads
     "conv per sample": (conv_per_sample.Conv2dPerSample,
-                        lambda x, w, b: F.conv2d(x, w, b), [(40, 1, 28, 28), (6, 1, 5, 5), (6,)]),
+                        lambda x, w, b: F.conv2d(x, w, b), [(80, 1, 28, 28), (6, 1, 5, 5), (6,)]),
     "conv batch inner": (conv_batch_inner.Conv2dBatchInner, lambda x, w, b: F.conv2d(x, w, b, padding=1),
-                         [(43, 6, 12, 12), (16, 6, 5, 5), (16,)]),
+                         [(75, 6, 12, 12), (16, 6, 5, 5), (16,)]),
     "batch norm": (batch_norm_rows.BatchNormRows,
                    lambda x, w, b: F.batch_norm(x, None, None, w, b, training=True),
                    [(64, 6, 24, 24), (6,), (6,)]),

@@ -24,6 +24,7 @@ Tensor lazily (``_tensor_class``), because Tensor's methods are written with ``O
 """
 from __future__ import annotations
 
+import functools
 import weakref
 
 from . import backend, dispatch
@@ -127,10 +128,12 @@ class Context(Node):
 
 def _call_op(method, *args, **kwargs):
     """Every forward and backward of an op runs through here: the one place where tools
-    (``tinygrad_bn.profiler``) observe the engine."""
-    if _observers:
-        return _observers[-1](method, *args, **kwargs)
-    return method(*args, **kwargs)
+    (``tinygrad_bn.profiler``) observe the engine. Each active observer wraps the call (so
+    nested profilers all see it), under the method's own name."""
+    call = method
+    for observer in _observers:
+        call = functools.update_wrapper(functools.partial(observer, call), method)
+    return call(*args, **kwargs)
 
 
 _observers: list = []  # functions (method, *args) -> result that wrap every op call; see profiler.py

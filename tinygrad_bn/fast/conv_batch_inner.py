@@ -122,7 +122,8 @@ class Conv2dBatchInner:
             _store_nchw(y.reshape(last - first, O, *out_size, BLOCK), out[first * BLOCK:last * BLOCK])
 
         cols_bytes = x.shape[1] * kh * kw * out_size[0] * out_size[1] * BLOCK * x.itemsize
-        threads.parallel_for(-(-N // BLOCK), _in_chunks(chunk, cols_bytes))
+        threads.parallel_for(-(-N // BLOCK), _in_chunks(chunk, cols_bytes),
+                             work=cols_bytes // x.itemsize * -(-N // BLOCK))  # column elements
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, weight)
         ctx.geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
         ctx.x_shape, ctx.has_bias = x.shape, bias is not None  # the reference's context exactly
@@ -158,7 +159,8 @@ class Conv2dBatchInner:
                 g.sum(axis=3, out=db[first:last])
 
         cols_bytes = C * kh * kw * out_size[0] * out_size[1] * BLOCK * grad.itemsize
-        threads.parallel_for(n_blocks, _in_chunks(chunk, cols_bytes))
+        threads.parallel_for(n_blocks, _in_chunks(chunk, cols_bytes),
+                             work=cols_bytes // grad.itemsize * n_blocks)
         dw = None if dw is None else dw.sum(axis=0).transpose(0, 2, 1).reshape(weight.shape)
         db = None if db is None else db.sum(axis=0).reshape(O)
         return (dx, dw, db) if ctx.has_bias else (dx, dw)

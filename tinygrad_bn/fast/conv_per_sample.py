@@ -49,6 +49,8 @@ def _blocks(N, C, kernel, out_size, itemsize):
     """(samples per block, number of blocks): blocks whose columns fill about COLS_BYTES, their
     number rounded up to a multiple of 4 so that 2 or 4 threads get equal shares (15 blocks of
     18 samples split 8/7 kept one thread waiting 0.2 ms; 16 of 16 split evenly)."""
+    if N == 0:  # an empty batch: no blocks
+        return 1, 0
     per_sample = C * kernel[0] * kernel[1] * out_size[0] * out_size[1] * itemsize
     n_blocks = -(-N // max(1, COLS_BYTES // per_sample))
     size = -(-N // min(N, -(-n_blocks // 4) * 4))
@@ -76,7 +78,7 @@ class Conv2dPerSample:
                 if bias is not None:
                     y += bias.reshape(groups, O // groups, 1)
 
-        threads.parallel_for(n_blocks, part)
+        threads.parallel_for(n_blocks, part, work=N * C * kh * kw * out_size[0] * out_size[1])
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, weight)
         ctx.geometry = geometry
         ctx.x_shape, ctx.has_bias = x.shape, bias is not None  # the reference's context exactly
@@ -109,7 +111,7 @@ class Conv2dPerSample:
                 if need_db:
                     g.sum(axis=(0, 3), out=db[i].reshape(groups, O // groups))
 
-        threads.parallel_for(n_blocks, part)
+        threads.parallel_for(n_blocks, part, work=N * C * kh * kw * out_size[0] * out_size[1])
         dw = None if dw is None else dw.sum(axis=0).reshape(weight.shape)
         db = None if db is None else db.sum(axis=0)
         return (dx, dw, db) if ctx.has_bias else (dx, dw)

@@ -94,8 +94,10 @@ class MaxPool2dTaps:
             ys[...] = taps[0]
             for t, tap in enumerate(taps[1:], start=1):
                 if keep_index:
-                    # strictly greater: on a tie the earlier tap keeps the max
-                    index_s, later = index[start:stop], tap > ys
+                    # strictly greater: on a tie the earlier tap keeps the max; the first NaN
+                    # wins, as NumPy's argmax in the reference (NaN > y and y > NaN are False)
+                    index_s = index[start:stop]
+                    later = (tap > ys) | (xp.isnan(tap) & ~xp.isnan(ys))
                     # t grows with each tap and index < t so far, so max() sets t exactly where
                     # `later` (branch-free: a masked assignment is several times slower)
                     xp.maximum(index_s, later * index.dtype.type(t), out=index_s)

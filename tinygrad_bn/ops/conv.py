@@ -83,7 +83,8 @@ def conv(xp, x, weight, stride, padding, dilation, groups):
     out_size = (conv_output_size(H, kh, stride[0], padding[0], dilation[0]),
                 conv_output_size(W, kw, stride[1], padding[1], dilation[1]))
     cols = im2col(xp, x, (kh, kw), stride, padding, dilation, out_size)
-    out = weight.reshape(groups, O // groups, -1) @ cols.reshape(groups, -1, cols.shape[1])
+    cols = cols.reshape(groups, cols.shape[0] // groups, cols.shape[1])  # (G, Cg·kH·kW, N·OH·OW)
+    out = weight.reshape(groups, O // groups, -1) @ cols
     return out.reshape(O, N, *out_size).transpose(1, 0, 2, 3)  # a view; the caller copies
 
 
@@ -91,7 +92,7 @@ def conv_grad_input(xp, grad, weight, x_shape, stride, padding, dilation, groups
     """dx = col2im(Wᵀ @ dout): the gradient of the convolution with respect to its input."""
     O, _, kh, kw = weight.shape
     N, C = x_shape[:2]
-    g = grad.transpose(1, 0, 2, 3).reshape(groups, O // groups, -1)  # (G, O/G, N·OH·OW)
+    g = grad.transpose(1, 0, 2, 3).reshape(groups, O // groups, grad.size // O)  # (G, O/G, N·OH·OW)
     dcols = weight.reshape(groups, O // groups, -1).transpose(0, 2, 1) @ g  # (G, Cg·kH·kW, N·OH·OW)
     dcols = dcols.reshape(C, kh, kw, N, *grad.shape[2:]).transpose(3, 0, 1, 2, 4, 5)
     return col2im(xp, dcols, x_shape, stride, padding, dilation)
@@ -100,9 +101,10 @@ def conv_grad_input(xp, grad, weight, x_shape, stride, padding, dilation, groups
 def conv_grad_weight(xp, x, grad, w_shape, stride, padding, dilation, groups):
     """dW = dout @ im2col(x)ᵀ: the gradient of the convolution with respect to its weight."""
     O, _, kh, kw = w_shape
-    g = grad.transpose(1, 0, 2, 3).reshape(groups, O // groups, -1)
+    g = grad.transpose(1, 0, 2, 3).reshape(groups, O // groups, grad.size // O)
     cols = im2col(xp, x, (kh, kw), stride, padding, dilation, grad.shape[2:])
-    return (g @ cols.reshape(groups, -1, cols.shape[1]).transpose(0, 2, 1)).reshape(w_shape)
+    cols = cols.reshape(groups, cols.shape[0] // groups, cols.shape[1])
+    return (g @ cols.transpose(0, 2, 1)).reshape(w_shape)
 
 
 class Conv2d(Function):

@@ -328,7 +328,7 @@ class Gelu(Function):
         xp = ctx.xp
         if ctx.approximate == "tanh":
             k = math.sqrt(2 / math.pi)
-            t = xp.tanh(k * (x + 0.044715 * x ** 3))
+            t = xp.tanh(k * x * (1 + 0.044715 * (x * x)))  # (x * x, not x ** 3: NumPy's int power is slow)
             return grad * (0.5 * (1 + t) + 0.5 * x * (1 - t * t) * k * (1 + 3 * 0.044715 * x * x))
         pdf = xp.exp(-0.5 * x * x) * (1 / math.sqrt(2 * math.pi))
         return grad * (_gelu_cdf(xp, x, "none") + x * pdf)
@@ -346,7 +346,7 @@ def _gelu_cdf(xp, x, approximate):
     """Φ(x) (or its tanh approximation), in x's dtype."""
     if approximate == "tanh":
         k = math.sqrt(2 / math.pi)
-        return 0.5 * (1 + xp.tanh(k * (x + 0.044715 * x ** 3)))
+        return 0.5 * (1 + xp.tanh(k * x * (1 + 0.044715 * (x * x))))
     return (0.5 * (1 + backend.erf(x * (1 / math.sqrt(2))))).astype(x.dtype, copy=False)
 
 

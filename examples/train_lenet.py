@@ -24,11 +24,10 @@ from tinygrad_bn import nn, optim  # noqa: E402
 from tinygrad_bn.data import DataLoader, DistributedSampler  # noqa: E402
 from tinygrad_bn.models import lenet  # noqa: E402
 from plots import plot  # noqa: E402
-from training import (EXIT_INTERRUPTED, Trainer, check_distinct, check_number,  # noqa: E402
+from training import (EXIT_INTERRUPTED, OPTIMIZERS, Trainer, check_distinct, check_number,  # noqa: E402
                       check_output, check_plotting, compare_settings, data_fingerprint, fail,
                       load_data, load_training_checkpoint, require_device, summary)
 
-OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW}
 DEFAULT_LR = {"sgd": 1.0, "adam": 1e-3, "adamw": 1e-3}
 DEFAULT_EPOCHS = 10
 DEFAULT_PLAIN_LR = 0.9
@@ -112,7 +111,10 @@ def check_paths(args) -> list:
     """Every output path writable and not a folder, no two the same, matplotlib for --plot."""
     return (check_output("--save", args.save) + check_output("--log", args.log, append=True)
             + check_output("--plot", args.plot) + check_plotting(args.plot)
-            + check_distinct(save=args.save, log=args.log, plot=args.plot))
+            + check_distinct(save=args.save, log=args.log, plot=args.plot)
+            # --resume may be --save (continue in the same file), never the log or the plot
+            + check_distinct(resume=args.resume, log=args.log)
+            + check_distinct(resume=args.resume, plot=args.plot))
 
 
 def settings(args, batch_norm: bool, lr: float, data) -> dict:
@@ -167,6 +169,11 @@ def resume(trainer, args, checkpoint, say=print) -> None:
     overridable = ("device", "processes") + (("epochs", "lr") if args.schedule == "none" else ())
     overrides = compare_settings(args.resume, checkpoint["config"], trainer.config, overridable)
     done = int(checkpoint["epoch"])
+    if any(key == "processes" for key, _, _ in overrides) and int(checkpoint["batches_done"]):
+        old = checkpoint["config"].get("processes") or 1
+        fail(f"--resume {args.resume}: it was saved in the middle of epoch {done + 1} by {old} "
+             f"process(es); an epoch's shuffling depends on the number of processes, so it can "
+             f"only continue on {old}. (A checkpoint saved at the end of an epoch may change it.)")
     if args.epochs < done:
         fail(f"--epochs {args.epochs}: the checkpoint {args.resume} has already trained {done} epochs")
     try:

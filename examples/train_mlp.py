@@ -16,14 +16,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import tinygrad_bn as tg  # noqa: E402
-from tinygrad_bn import optim  # noqa: E402
 from tinygrad_bn.data import DataLoader  # noqa: E402
 from tinygrad_bn.models import mlp  # noqa: E402
 from plots import plot  # noqa: E402
-from training import (EXIT_INTERRUPTED, Trainer, check_distinct, check_number,  # noqa: E402
+from training import (EXIT_INTERRUPTED, OPTIMIZERS, Trainer, check_distinct, check_number,  # noqa: E402
                       check_output, check_plotting, fail, load_data, require_device, summary)
 
-OPTIMIZERS = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW}
 DEFAULT_LR = {"sgd": 0.05, "adam": 1e-3, "adamw": 1e-3}
 
 

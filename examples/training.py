@@ -39,7 +39,7 @@ import numpy as np
 
 import tinygrad_bn as tg
 import tinygrad_bn.nn.functional as F
-from tinygrad_bn import backend
+from tinygrad_bn import backend, nn
 from tinygrad_bn.data import DatasetError, FashionMNIST
 from tinygrad_bn.serialization import CheckpointError
 
@@ -51,6 +51,7 @@ except ImportError:  # the examples extra brings tqdm; without it, a plain line 
 CHECKPOINT_KIND = "tinygrad_bn training checkpoint"
 CHECKPOINT_VERSION = 3  # 3: per-step losses and the test loss
 EXIT_INTERRUPTED = 130  # the shell's status for a process ended by SIGINT
+OPTIMIZERS = {"sgd": tg.optim.SGD, "adam": tg.optim.Adam, "adamw": tg.optim.AdamW}  # --optimizer
 
 
 # ================================================================ one-line errors
@@ -291,7 +292,8 @@ class Trainer:
         if self.rank != 0:  # one process speaks and writes for all
             save, log, quiet = None, None, True
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
-        self.weights = getattr(model, "module", model)  # saved bare: a DDP wrapper's inner model
+        # saved bare: a DistributedDataParallel wrapper's inner model (not any `.module` attribute)
+        self.weights = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
         self.train_loader, self.test_loader = train_loader, test_loader
         self.save_path, self.log_path, self.name, self.quiet = save, log, name, quiet
         self.config = dict(config or {})

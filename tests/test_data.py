@@ -741,3 +741,8 @@ def test_labels_changed_in_place_are_checked_again(device):
     y += 1                      # now [1, 2, 3, 2]: 3 is out of range for 3 classes
     with pytest.raises(IndexError, match="Target 3 is out of bounds"):
         F.cross_entropy(logits, y)
+
+
+def test_loader_seed_must_be_an_int():
+    with pytest.raises(TypeError, match="seed"):
+        DataLoader((np.zeros((4, 2)), np.arange(4)), 2, shuffle=True, seed=1.7)

@@ -14,6 +14,7 @@ import gzip
 import json
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -358,3 +359,48 @@ def test_distributed_example_trains_logs_saves_and_resumes_exactly(data_dir, tmp
     for key in a:
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
     lenet().load_state_dict(a)
+
+
+@needs_mpi
+def test_an_exception_on_one_process_ends_the_whole_job(tmp_path):
+    """Rank 1 raises while rank 0 waits in a collective: without the abort, rank 0 would wait
+    forever; with it, the job ends at once, non-zero, with rank 1's traceback."""
+    script = tmp_path / "boom.py"
+    script.write_text("import tinygrad_bn.distributed as dist\n"
+                      "dist.init_process_group()\n"
+                      "if dist.get_rank() == 1:\n"
+                      "    raise ValueError('boom on rank 1')\n"
+                      "dist.barrier()\n")
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    result = subprocess.run([MPIEXEC, *_launcher_options(), "-n", "2", sys.executable, str(script)],
+                            capture_output=True, text=True, timeout=120, env=env, cwd=ROOT)
+    assert result.returncode != 0
+    assert "ValueError: boom on rank 1" in result.stderr
+
+
+@needs_mpi
+def test_resume_on_another_number_of_processes_only_at_an_epochs_end(data_dir, tmp_path):
+    """An epoch's shuffling depends on the number of processes: a checkpoint saved in the
+    middle of an epoch (here by a real Ctrl-C) continues only on as many processes as wrote it;
+    one saved at an epoch's end may change their number, and says so."""
+    example = os.path.join(ROOT, "examples", "train_lenet.py")
+    common = ["--data-dir", data_dir, "--no-verify", "--batch-size", "32", "--epochs", "2"]
+    part, ended = tmp_path / "part.npz", tmp_path / "ended.npz"
+    driver = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "interrupt_driver.py"),
+                               "update", "3", *common, "--save", str(part)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    for line in driver.stdout:
+        if line.startswith("PAUSED"):
+            break
+    driver.send_signal(signal.SIGINT)
+    driver.communicate(timeout=120)
+    assert tg.load(str(part))["batches_done"] == 3
+    command = [MPIEXEC, *_launcher_options(), "-n", "2", sys.executable, example, "--distributed",
+               *common, "--resume", str(part), "--save", str(part)]
+    refused = subprocess.run(command, capture_output=True, text=True, timeout=120, cwd=ROOT,
+                             env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert refused.returncode != 0 and "can only continue on 1" in refused.stderr, refused.stderr
+    subprocess.run([sys.executable, example, *common[:-1], "1", "--save", str(ended)],  # 1 epoch
+                   check=True, capture_output=True, cwd=ROOT, timeout=120)
+    out = mpirun(2, example, "--distributed", *common, "--resume", str(ended))
+    assert "resuming with processes 2 instead of the checkpoint's None" in out

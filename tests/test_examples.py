@@ -534,3 +534,33 @@ def test_benchmarks_run_on_the_cpu(script, extra, shown):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert shown in out.stdout, out.stdout
+
+
+# ---------------------------------------------------------------- found in review
+def test_the_checkpoint_to_resume_is_never_an_output_but_save(data_dir, one_epoch, tmp_path):
+    before = one_epoch.read_bytes()
+    for flag in ("--plot", "--log"):
+        message = cli_error(data_dir, "--resume", str(one_epoch), flag, str(one_epoch))
+        assert f"--resume and {flag} name the same file" in message
+    assert one_epoch.read_bytes() == before  # the checkpoint is untouched
+
+
+def test_trainer_unwraps_only_distributed_data_parallel(tmp_path):
+    """A learner's model may have a `.module` attribute of its own: the trainer saves and
+    evaluates the whole model, not that attribute."""
+    class Tempered(tg.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.module = tg.nn.Sequential(tg.nn.Flatten(), tg.nn.Linear(4, 3))
+            self.temperature = tg.nn.Parameter(tg.ones(1))
+
+        def forward(self, x):
+            return self.module(x) / self.temperature
+
+    data = (np.zeros((8, 2, 2), np.uint8), np.arange(8) % 3)
+    model = Tempered()
+    trainer = training.Trainer(model, tg.optim.SGD(model.parameters(), lr=0.1),
+                               DataLoader(data, 4), DataLoader(data, 4), save=str(tmp_path / "t.npz"),
+                               quiet=True)
+    trainer.fit(1)
+    assert "temperature" in tg.load(str(tmp_path / "t.npz"))["model"]

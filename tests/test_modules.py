@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import tinygrad_bn as tg
+import tinygrad_bn.nn.functional as F
 from tinygrad_bn import nn
 from tinygrad_bn.nn import init
 
@@ -757,3 +758,23 @@ def test_training_step_through_a_small_model(device):
             p.data -= 0.1 * p.grad.data
     assert loss.item() < first.item()
     assert model[1].num_batches_tracked.item() == 21
+
+
+# ---------------------------------------------------------------- found in review
+def test_flags_must_be_bools_not_merely_truthy():
+    lin = nn.Linear(2, 2)
+    with pytest.raises(TypeError, match="requires_grad"):
+        lin.requires_grad_("no")
+    assert lin.weight.requires_grad
+    with pytest.raises(TypeError, match="requires_grad"):
+        lin.weight.requires_grad = "no"
+    with pytest.raises(TypeError, match="training"):
+        F.dropout(tg.ones(3), training="no")
+    lin.requires_grad_(np.bool_(False))
+    assert not lin.weight.requires_grad
+
+
+@pytest.mark.parametrize("eps", [0.0, -1.0])
+def test_functional_batch_norm_refuses_a_non_positive_eps(eps):
+    with pytest.raises(ValueError, match="eps"):
+        F.batch_norm(tg.ones(3, 2), None, None, training=True, eps=eps)

@@ -3,6 +3,7 @@ import io
 import math
 import os
 import pickle
+import resource
 import signal
 import subprocess
 import sys
@@ -365,3 +366,62 @@ def test_temp_file_of_a_killed_save_is_removed_by_the_next_save(tmp_path):
         live.kill()
         live.wait()
     np.testing.assert_array_equal(load(path)["w"], np.zeros(3, np.float32))
+
+
+@pytest.mark.parametrize("count", [5 * 10**8, 10**12, 2**62])
+def test_a_forged_header_is_refused_before_anything_is_allocated(tmp_path, count):
+    """A .npy header promising more data than the file holds: one CheckpointError, at once
+    (no 2 GB allocation, no MemoryError or OverflowError)."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False,
+                                                  "shape": (count,)})
+    member = header.getvalue() + bytes(16)  # magic and header, then 16 bytes of data
+    single = tmp_path / "forged.npy"
+    single.write_bytes(member)
+    archive = tmp_path / "forged.npz"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("w.npy", member)
+    for path in (single, archive):
+        with pytest.raises(serialization.CheckpointError, match="truncated.*promises"):
+            load(path)
+
+
+def test_real_ctrl_c_during_a_save_keeps_the_old_file_and_leaves_no_temp(tmp_path):
+    """A real SIGINT to a process in the middle of writing a checkpoint."""
+    path = tmp_path / "ckpt.npz"
+    save({"w": np.ones(3, np.float32)}, path)
+    old = path.read_bytes()
+    child = subprocess.Popen([sys.executable, "-c", SLOW_SAVE, str(path)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True,
+                             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert child.stdout.readline().strip() == "writing"
+    child.send_signal(signal.SIGINT)
+    _, err = child.communicate(timeout=60)
+    assert child.returncode != 0 and "KeyboardInterrupt" in err
+    assert leftover_files(tmp_path) == [] and path.read_bytes() == old
+
+
+def test_a_real_write_failure_keeps_the_old_file_and_leaves_no_temp(tmp_path):
+    """The file-size limit (RLIMIT_FSIZE) makes the kernel refuse the write: a real EFBIG."""
+    path = tmp_path / "ckpt.npz"
+    save({"w": np.ones(3, np.float32)}, path)
+    old = path.read_bytes()
+    big = textwrap.dedent("""
+        import sys
+        import numpy as np
+        import tinygrad_bn as tg
+        try:
+            tg.save({"w": np.zeros(10**6, np.float32)}, sys.argv[1])
+        except OSError as err:
+            print("failed:", err.errno)
+    """)
+
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write fails with EFBIG, no signal
+        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+
+    out = subprocess.run([sys.executable, "-c", big, str(path)], capture_output=True, text=True,
+                         preexec_fn=limit, timeout=60,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert "failed: 27" in out.stdout, out.stdout + out.stderr  # errno 27: EFBIG, file too large
+    assert leftover_files(tmp_path) == [] and path.read_bytes() == old

@@ -66,6 +66,7 @@ link, the file it points to is replaced and the link is kept.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import secrets
@@ -274,7 +275,7 @@ def load(path: str | os.PathLike) -> Any:
     with open(where, "rb") as f:
         if f.read(6) == b"\x93NUMPY":  # a single .npy file
             f.seek(0)
-            return _read_array(f, where, "the array")
+            return _read_array(f, where, "the array", os.fstat(f.fileno()).st_size)
         f.seek(0)
         if not zipfile.is_zipfile(f):
             raise CheckpointError(f"not a tinygrad_bn checkpoint: {where} (not a .npz archive, "
@@ -304,14 +305,15 @@ def _read_npz(f, where: str) -> dict:
                                           f"{info.filename!r} is not a .npy array")
                 name = info.filename[:-len(".npy")]
                 with archive.open(info) as entry:
-                    arrays[name] = _read_array(entry, where, f"entry {name!r}")
+                    arrays[name] = _read_array(entry, where, f"entry {name!r}", info.file_size)
     except (zipfile.BadZipFile, EOFError, OSError, RuntimeError) as err:
         raise CheckpointError(f"not a tinygrad_bn checkpoint: {where}: corrupt archive ({err})") from None
     return arrays
 
 
-def _read_array(f, where: str, what: str) -> np.ndarray:
-    """One .npy array from the open file `f`, refusing object arrays BEFORE reading them."""
+def _read_array(f, where: str, what: str, size: int) -> np.ndarray:
+    """One .npy array from the open file `f` of `size` bytes, refusing object arrays, and
+    headers that promise more data than the file holds, BEFORE reading (or allocating) it."""
     try:
         version = np.lib.format.read_magic(f)
         if version not in ((1, 0), (2, 0)):
@@ -326,8 +328,12 @@ def _read_array(f, where: str, what: str) -> np.ndarray:
         raise CheckpointError(f"not a tinygrad_bn checkpoint: {where}: {what} holds Python "
                               "objects, not numbers; tg.load reads only numeric and string arrays, "
                               "because reading objects could run code")
-    count = int(np.prod(shape, dtype=np.int64))
-    buffer = bytearray(count * dtype.itemsize)  # read straight into memory the array will own
+    count = math.prod(shape)  # Python ints: a forged header cannot overflow them
+    promised, held = count * dtype.itemsize, size - f.tell()
+    if promised > held:
+        raise CheckpointError(f"not a tinygrad_bn checkpoint: {where}: {what} is truncated (its "
+                              f"header promises {promised} bytes of data, the file holds {held})")
+    buffer = bytearray(promised)  # read straight into memory the array will own
     view, filled = memoryview(buffer), 0
     while filled < len(buffer):
         n = f.readinto(view[filled:])

@@ -27,7 +27,7 @@ import numbers
 
 import numpy as np
 
-from . import autograd, backend, dtypes
+from . import autograd, backend, dtypes, validate
 from .autograd import VersionCounter, storage_root
 from .ops import elementwise as E
 from .tensor_convert import ConversionMethods
@@ -162,7 +162,7 @@ class Tensor(ConversionMethods, ArithmeticMethods, InPlaceMethods, ReductionMeth
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
-        value = bool(value)
+        value = validate.boolean(value, "requires_grad", "Tensor")
         if value and self.dtype.kind != "f":
             raise TypeError(f"only floating point tensors can require grad, got {self.dtype}")
         if not value and self._ctx is not None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
+
 
 def _is_int(value) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
@@ -64,11 +66,12 @@ def probability(value, name: str, where: str) -> float:
     return number(value, name, where, minimum=0.0, maximum=1.0)
 
 
-def boolean(value, name: str, where: str) -> bool:
-    """A bool (not merely something truthy)."""
-    if not isinstance(value, bool):
-        raise ValueError(f"{where}: {name} is expected to be a bool, got {value!r}")
-    return value
+def boolean(value, name: str, where: str, error: type = TypeError) -> bool:
+    """A bool (not merely something truthy): a NumPy bool is accepted, a string or a number is
+    not. (``Module.train`` passes ``error=ValueError``, the type PyTorch raises there.)"""
+    if not isinstance(value, (bool, np.bool_)):
+        raise error(f"{where}: {name} is expected to be a bool, got {value!r}")
+    return bool(value)
 
 
 def choice(value, name: str, where: str, options) -> str:

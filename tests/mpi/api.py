@@ -13,6 +13,7 @@ from mpi4py import MPI  # MPI is initialised before the library's init: that mus
 
 from harness import Checks, dist, tg
 
+from tinygrad_bn import nn
 from tinygrad_bn.data import DataLoader, DistributedSampler
 
 checks = Checks()
@@ -95,5 +96,16 @@ cut = group.allgather(dropping.indices())
 checks.true("sampler drop_last: disjoint, floor(N/K) each, in order without shuffle",
             cut.shape == (K, N // K) and len(set(cut.ravel().tolist())) == K * (N // K)
             and cut.T.ravel().tolist() == list(range(K * (N // K))))
+
+# Lazy layers must see a batch before DDP or convert_sync_batchnorm (PyTorch's rule): said so
+lazy_model = nn.Sequential(nn.LazyLinear(4), nn.LazyBatchNorm1d())
+checks.raises("DDP refuses a model whose Lazy layers have not seen a batch", RuntimeError,
+              lambda: nn.parallel.DistributedDataParallel(lazy_model), "run one forward pass")
+checks.raises("convert_sync_batchnorm refuses an uninitialised LazyBatchNorm", RuntimeError,
+              lambda: nn.SyncBatchNorm.convert_sync_batchnorm(lazy_model), "run one forward pass")
+lazy_model(tg.randn(6, 3))
+checks.true("after one batch both work",
+            isinstance(nn.parallel.DistributedDataParallel(
+                nn.SyncBatchNorm.convert_sync_batchnorm(lazy_model)), nn.Module))
 
 checks.report()

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from .. import backend
+from .. import backend, validate
 from ..tensor import Tensor
 from .datasets import as_arrays
 
@@ -66,8 +66,11 @@ class DataLoader:
     def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False,
                  drop_last: bool = False, seed: int | None = None, device: str = "cpu",
                  sampler=None):
+        # a ValueError even for a float, as PyTorch raises
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size should be a positive integer, got {batch_size!r}")
+        if seed is not None:
+            seed = validate.integer(seed, "seed", "DataLoader", minimum=0)
         images, labels = as_arrays(dataset)
         images = images if backend.is_array(images) else np.asarray(images)
         labels = labels if backend.is_array(labels) else np.asarray(labels)

@@ -15,6 +15,7 @@ import math
 
 import numpy as np
 
+from .. import validate
 from .datasets import as_arrays
 
 
@@ -50,9 +51,9 @@ class DistributedSampler:
             from .. import distributed  # lazily: plain (non-distributed) use needs no MPI
             num_replicas = distributed.get_world_size() if num_replicas is None else num_replicas
             rank = distributed.get_rank() if rank is None else rank
-        for name, value, low in (("num_replicas", num_replicas, 1), ("rank", rank, 0)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-                raise ValueError(f"DistributedSampler: invalid {name} {value!r}")
+        num_replicas = validate.positive_int(num_replicas, "num_replicas", "DistributedSampler")
+        rank = validate.integer(rank, "rank", "DistributedSampler", minimum=0)
+        seed = validate.integer(seed, "seed", "DistributedSampler", minimum=0)
         if rank >= num_replicas:
             raise ValueError(f"DistributedSampler: invalid rank {rank}, rank should be in the "
                              f"interval [0, {num_replicas - 1}]")

@@ -145,6 +145,7 @@ def batch_norm(x: Tensor, running_mean: Optional[Tensor], running_var: Optional[
         >>> y = F.batch_norm(x, tg.zeros(3), tg.ones(3), training=True)
     """
     checks.batch_norm_args(x, running_mean, running_var, weight, bias, training, momentum)
+    validate.number(eps, "eps", "batch_norm", above=0)
     if x.numel() == 0:  # an empty batch: an empty output, the running statistics left alone
         channel = (1, -1) + (1,) * (x.ndim - 2)
         y = x * 1
@@ -253,7 +254,7 @@ def dropout(x: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero each element with probability `p` and scale the rest by 1/(1-p) (inverted dropout),
     so eval mode is the identity. Random numbers come from the device's seeded generator."""
     p = validate.probability(p, "dropout probability", "dropout")
-    if not training or p == 0:
+    if not validate.boolean(training, "training", "dropout") or p == 0:
         return x
     keep = backend.rng(x.device).random(x.shape, dtype=np.float32) >= p
     scale = 0.0 if p == 1 else 1.0 / (1 - p)

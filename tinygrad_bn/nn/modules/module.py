@@ -226,7 +226,7 @@ class Module:
     def train(self, mode: bool = True) -> Module:
         """Set training mode (``mode=True``) or evaluation mode on this module and every
         descendant. Dropout and batch norm behave differently in the two. Returns self."""
-        validate.boolean(mode, "training mode", type(self).__name__)
+        validate.boolean(mode, "training mode", type(self).__name__, error=ValueError)
         self.training = mode
         for child in self.children():
             child.train(mode)  # a call, not an assignment, so a subclass may override train
@@ -238,6 +238,7 @@ class Module:
 
     def requires_grad_(self, requires_grad: bool = True) -> Module:
         """Set ``requires_grad`` of every parameter (e.g. False to freeze a layer). Returns self."""
+        requires_grad = validate.boolean(requires_grad, "requires_grad", "requires_grad_")
         for param in self.parameters():
             param.requires_grad = requires_grad
         return self

@@ -97,6 +97,10 @@ class SyncBatchNorm(_BatchNorm):
             >>> model = nn.SyncBatchNorm.convert_sync_batchnorm(lenet())
         """
         if isinstance(module, _BatchNorm) and not isinstance(module, cls):
+            if not module.num_features:  # a LazyBatchNorm that has not seen a batch
+                raise RuntimeError(f"convert_sync_batchnorm: {type(module).__name__} has not seen "
+                                   "a batch yet, so its number of features is unknown: run one "
+                                   "forward pass before converting")
             converted = cls(module.num_features, module.eps, module.momentum, module.affine,
                             module.track_running_stats)
             for store in ("_parameters", "_buffers"):

@@ -126,6 +126,13 @@ class DistributedDataParallel(Module):
             raise TypeError(f"DistributedDataParallel wraps a Module, got {type(module).__name__}")
         if not bucket_cap_mb > 0:
             raise ValueError(f"bucket_cap_mb must be positive, got {bucket_cap_mb!r}")
+        lazy = [(name, m) for name, m in module.named_modules() if type(m).__name__.startswith("Lazy")]
+        if lazy:  # its placeholders would be broadcast, then each process initialise its own
+            name, m = lazy[0]
+            raise RuntimeError(f"DistributedDataParallel: {name or 'the module'} "
+                               f"({type(m).__name__}) has not seen a batch yet, so its parameters "
+                               "do not exist: run one forward pass before wrapping the model (as "
+                               "PyTorch requires)")
         self.module = module
         self.broadcast_buffers = bool(broadcast_buffers)
         self.bucket_cap_mb = bucket_cap_mb

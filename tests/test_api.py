@@ -347,3 +347,11 @@ def test_maximum_and_minimum_of_integers_stay_exact_integers(device):
     (tg.tensor([2]), np.float32), (2, np.float32), (2.5, np.float32)])
 def test_integer_true_division_takes_the_promoted_float(other, expected):
     assert (tg.tensor([1, 2]) / other).dtype == expected
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.int32, np.int64, np.bool_])
+def test_sums_of_integers_and_bools_are_int64(dtype, device):
+    t = tg.tensor(np.array([[200, 100], [1, 0]], dtype=dtype), device=device)
+    assert t.sum().dtype == np.int64 and t.sum(0).dtype == np.int64
+    expected = np.array([[200, 100], [1, 0]], dtype=dtype).astype(np.int64)
+    assert t.sum().item() == expected.sum() and t.sum(1).tolist() == expected.sum(1).tolist()

@@ -27,8 +27,6 @@ from __future__ import annotations
 import copy
 import weakref
 
-import numpy as np
-
 from . import factories, functions
 from .autograd import AccumulateGrad, enable_grad
 from .tensor import Tensor
@@ -43,7 +41,6 @@ class TensorNamespace:
 
     exp, log, sqrt, sign, tanh, abs = (staticmethod(f) for f in (
         functions.exp, functions.log, functions.sqrt, functions.sign, functions.tanh, functions.abs))
-    float32, float64 = np.float32, np.float64
 
     @staticmethod
     def where(condition, a, b):

@@ -38,9 +38,10 @@ class ReductionMethods:
     """The reductions of Tensor (see tensor.py)."""
 
     def sum(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
-        """Σ over `dim` (an int, a tuple, or None for all)."""
+        """Σ over `dim` (an int, a tuple, or None for all); integers and bools add up as int64."""
         dim, keepdim = _dims(dim, axis, keepdim, keepdims)
-        return R.Sum.apply(self, axes=normalize_dims(dim, self.ndim), keepdim=keepdim)
+        x = self if self.dtype.kind == "f" or self.dtype == np.int64 else self.astype(np.int64)
+        return R.Sum.apply(x, axes=normalize_dims(dim, self.ndim), keepdim=keepdim)
 
     def mean(self, dim=None, keepdim: bool = False, *, axis=None, keepdims=None) -> Tensor:
         """The mean over `dim` (floating point tensors only, as in PyTorch)."""

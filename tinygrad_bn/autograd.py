@@ -140,8 +140,14 @@ _observers: list = []  # functions (method, *args) -> result that wrap every op 
 
 
 def _tensor_class():
-    from .tensor import Tensor  # lazy: tensor.py imports this module (see the module docstring)
-    return Tensor
+    global _Tensor
+    if _Tensor is None:
+        from .tensor import Tensor  # lazy: tensor.py imports this module (see the module docstring)
+        _Tensor = Tensor
+    return _Tensor
+
+
+_Tensor = None
 
 
 class Function:
@@ -220,7 +226,8 @@ def _saved_info(saved, tensors):
             versions.append(None)
             continue
         owners.append(next((i for i, t in enumerate(tensors) if t.array is array), -1))
-        holder = next((t for t, root in zip(tensors, roots) if root is storage_root(array)), None)
+        root = storage_root(array)
+        holder = next((t for t, r in zip(tensors, roots) if r is root), None)
         counter = None if holder is None else holder._version
         versions.append(None if counter is None else (counter, counter.version, array.shape, array.dtype))
     return tuple(owners), tuple(versions)

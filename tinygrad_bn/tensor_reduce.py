@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import math
 import numbers
 from collections import namedtuple
 
@@ -48,7 +49,7 @@ class ReductionMethods:
         dim, keepdim = _dims(dim, axis, keepdim, keepdims)
         self._need_float("mean")
         axes = normalize_dims(dim, self.ndim)
-        count = int(np.prod([self.shape[a] for a in axes]))
+        count = math.prod(self.shape[a] for a in axes)
         return self.sum(axes, keepdim) * (1.0 / count if count else float("nan"))  # mean = Σx / n
 
     def var(self, dim=None, keepdim: bool = False, correction: int = 1, *, axis=None,
@@ -59,7 +60,7 @@ class ReductionMethods:
             correction = int(bool(unbiased))
         self._need_float("var")
         axes = normalize_dims(dim, self.ndim)
-        count = int(np.prod([self.shape[a] for a in axes]))
+        count = math.prod(self.shape[a] for a in axes)
         centred = self - self.mean(axes, keepdim=True)
         scale = 1.0 / (count - correction) if count > correction else float("inf")
         return (centred * centred).sum(axes, keepdim) * scale

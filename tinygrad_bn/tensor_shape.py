@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import math
 import numbers
 
 import numpy as np
@@ -177,11 +178,11 @@ def _one_dim(dim, ndim, name):
 
 def _resolve_shape(shape, old_shape):
     """`shape` with its one -1 filled in; raises if the element counts differ."""
-    numel = int(np.prod(old_shape))
-    known = int(np.prod([n for n in shape if n != -1]))
+    numel = math.prod(old_shape)  # math.prod: np.prod of a tuple costs ~4 µs per call
+    known = math.prod(n for n in shape if n != -1)
     if shape.count(-1) == 1 and known and numel % known == 0:
         shape = tuple(numel // known if n == -1 else n for n in shape)
-    if shape.count(-1) or int(np.prod(shape)) != numel or any(n < 0 for n in shape):
+    if shape.count(-1) or math.prod(shape) != numel or any(n < 0 for n in shape):
         raise ValueError(f"cannot reshape a tensor of shape {old_shape} ({numel} elements) "
                          f"into {shape}")
     return tuple(int(n) for n in shape)

@@ -525,6 +525,7 @@ def test_cuda_without_gpu_is_one_line(data_dir, capsys):
 @pytest.mark.parametrize("script, extra, shown", [
     ("bench_conv.py", ["--no-torch", "--repeats", "1", "--blocks", "1", "--batch-size", "4"], "per sample"),
     ("bench_norm.py", ["--repeats", "1"], "speedup"),
+    ("bench_threads.py", ["--no-torch", "--repeats", "3"], "hand-off"),
     ("bench_lenet.py", ["--no-torch", "--steps", "1", "--blocks", "1", "--warmup", "1", "--no-memory"],
      "median step"),
 ])
@@ -534,6 +535,13 @@ def test_benchmarks_run_on_the_cpu(script, extra, shown):
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert shown in out.stdout, out.stdout
+
+
+def test_bench_threads_refuses_a_single_thread():
+    out = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "bench_threads.py"),
+                          "--threads", "1"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert "--threads must be at least 2 to compare with 1, got 1" in out.stderr
 
 
 # ---------------------------------------------------------------- found in review

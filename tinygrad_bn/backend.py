@@ -202,10 +202,61 @@ def scatter_add(target, index, values) -> None:
 
 def erf(x):
     """The error function, elementwise, in x's precision: ``cupyx.scipy.special.erf`` on a GPU;
-    on the CPU (NumPy has none) Python's ``math.erf`` per element, exact but slow."""
+    on the CPU (NumPy has none) ``_erf_cody`` in float64, then rounded to x's dtype."""
     if device_of(x) == "cuda":
         return _cupyx_module().scipy.special.erf(x)
-    return np.vectorize(math.erf, otypes=[np.float64])(x).astype(x.dtype, copy=False)
+    return _erf_cody(np.asarray(x, dtype=np.float64)).astype(x.dtype, copy=False)
+
+
+# W. J. Cody's rational Chebyshev approximations (Math. Comp. 23, 1969, 631-637; the
+# coefficients of his SPECFUN routine CALERF). Evaluated in float64 as below, erf lies within
+# 5 ulp of math.erf (just above 0.46875, where 1 − erfc halves the spacing; 1-3 ulp elsewhere).
+_ERF_SMALL = ((3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02,
+               3.20937758913846947e03, 1.85777706184603153e-1),
+              (2.36012909523441209e01, 2.44024637934444173e02, 1.28261652607737228e03,
+               2.84423683343917062e03))
+_ERFC_MIDDLE = ((5.64188496988670089e-1, 8.88314979438837594e00, 6.61191906371416295e01,
+                 2.98635138197400131e02, 8.81952221241769090e02, 1.71204761263407058e03,
+                 2.05107837782607147e03, 1.23033935479799725e03, 2.15311535474403846e-8),
+                (1.57449261107098347e01, 1.17693950891312499e02, 5.37181101862009858e02,
+                 1.62138957456669019e03, 3.29079923573345963e03, 4.36261909014324716e03,
+                 3.43936767414372164e03, 1.23033935480374942e03))
+_ERFC_LARGE = ((3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1,
+                1.60837851487422766e-2, 6.58749161529837803e-4, 1.63153871373020978e-2),
+               (2.56852019228982242e00, 1.87295284992346047e00, 5.27905102951428412e-1,
+                6.05183413124413191e-2, 2.33520497626869185e-3))
+
+
+def _rational(t, coefficients):
+    """Cody's R(t) = P(t)/Q(t), his nesting: the last numerator coefficient leads and the one
+    before it is added at the end; Q is monic."""
+    p, q = coefficients
+    num, den = p[-1] * t, t
+    for a, b in zip(p[:len(q) - 1], q[:-1]):
+        num, den = (num + a) * t, (den + b) * t
+    return (num + p[len(q) - 1]) / (den + q[-1])
+
+
+def _erf_cody(x):
+    """erf of a float64 array, vectorised: |x| ≤ 0.46875 as x·R(x²); beyond, 1 − erfc(|x|)
+    with erfc(y) = e^(−y²)·R(y) up to 4 and e^(−y²)/y·(1/√π − R(1/y²)/y²) after, e^(−y²)
+    taken as e^(−s²)·e^(−(y−s)(y+s)) with s = y rounded down to 1/16 (exact s²). Each formula
+    runs on the whole array and ``where`` keeps the right one (picking elements out by a mask
+    and putting them back cost more than the formulas); NaN stays NaN, ±inf gives ±1."""
+    y = np.abs(x)
+    with np.errstate(all="ignore"):  # a formula outside its range may overflow: it is not kept
+        near_zero = x * _rational(x * x, _ERF_SMALL)
+        if (y <= 0.46875).all():
+            return near_zero
+        erfc = _rational(y, _ERFC_MIDDLE)
+        if (y > 4.0).any():
+            r = 1 / (y * y)
+            far = (1 / math.sqrt(math.pi) - r * _rational(r, _ERFC_LARGE)) / y
+            erfc = np.where(y <= 4.0, erfc, far)
+        s = np.floor(y * 16) / 16
+        erfc *= np.exp(-s * s) * np.exp(-(y - s) * (y + s))
+        erfc = np.where(y >= 27.0, 0.0, erfc)  # e^(−27²) underflows; at inf the split gives NaN
+        return np.where(y <= 0.46875, near_zero, np.copysign((0.5 - erfc) + 0.5, x))
 
 
 # ---------------------------------------------------------------- random numbers

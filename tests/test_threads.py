@@ -177,3 +177,30 @@ def test_lenet_training_is_the_same_for_any_number_of_threads(restore_threads):
         for a, b in zip(one, lenet_steps(n)):
             assert a.dtype == b.dtype
             np.testing.assert_array_equal(a, b)
+
+
+BLAS_PROBE = r"""
+import ctypes, numpy
+libraries = [ctypes.CDLL(line.split()[-1]) for line in open("/proc/self/maps")
+             if "openblas" in line.lower() and ".so" in line]
+names = ("openblas_get_num_threads", "openblas_get_num_threads64_",
+         "scipy_openblas_get_num_threads", "scipy_openblas_get_num_threads64_")
+get = next((getattr(lib, n) for lib in libraries for n in names if hasattr(lib, n)), None)
+before = get() if get else 0
+import tinygrad_bn
+print(before, get() if get else 0)
+"""
+
+
+@pytest.mark.parametrize("keep, expected", [(None, "1"), ("1", "2")])
+def test_importing_pins_openblas_to_one_thread_unless_asked_not_to(keep, expected):
+    """A real process: NumPy's OpenBLAS on 2 threads, then ``import tinygrad_bn``."""
+    env = {k: v for k, v in os.environ.items() if k != "TINYGRAD_BN_KEEP_BLAS_THREADS"}
+    env["OPENBLAS_NUM_THREADS"] = "2"
+    if keep:
+        env["TINYGRAD_BN_KEEP_BLAS_THREADS"] = keep
+    out = subprocess.run([sys.executable, "-c", BLAS_PROBE], capture_output=True, text=True,
+                         check=True, env=env).stdout.split()
+    if out[0] != "2":
+        pytest.skip(f"no OpenBLAS on 2 threads to look at (it reports {out[0]})")
+    assert out[1] == expected

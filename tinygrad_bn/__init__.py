@@ -30,7 +30,8 @@ __version__ = "0.2.0"
 from . import allocator  # noqa: E402
 
 allocator.keep_freed_memory()
-# Intra-op threads are tinygrad_bn's own (threads.py): BLAS runs one thread per call.
+# Intra-op threads are tinygrad_bn's own (threads.py): BLAS runs one thread per call
+# (TINYGRAD_BN_KEEP_BLAS_THREADS=1 opts out).
 from . import threads  # noqa: E402
 
 threads.single_thread_blas()

@@ -21,7 +21,8 @@ the parallelism is this pool's. BLAS's own threads would otherwise compete with 
 same cores (they spin between calls: a NumPy exp split over our two threads ran 1.6x slower next
 to them), and the small per-sample products of the fast variants run faster split by us than
 by BLAS (0.45 ms against 1.33 ms for LeNet's first convolution). The library is found among the
-loaded ones as threadpoolctl does; another BLAS (MKL, Accelerate) is left alone.
+loaded ones as threadpoolctl does; another BLAS (MKL, Accelerate) is left alone, and so is every
+BLAS when ``TINYGRAD_BN_KEEP_BLAS_THREADS=1`` is set.
 
 ``tg.set_num_threads(n)`` / ``tg.get_num_threads()`` control the pool; the default is
 ``OMP_NUM_THREADS`` when set, else the number of CPUs this process may run on.
@@ -136,19 +137,29 @@ def parallel_for(count: int, body, work: int | None = None) -> list:
     return results + [value for _, value in replies]
 
 
-def single_thread_blas() -> bool:
-    """Ask the OpenBLAS that NumPy loaded for one thread per call (see the module docstring).
-    True when it was found."""
+def _openblas_libraries() -> list:
+    """The OpenBLAS libraries this process has loaded (NumPy's among them), opened by ctypes."""
     try:
         with open("/proc/self/maps") as maps:
             paths = {line.split()[-1] for line in maps if "openblas" in line.lower() and ".so" in line}
     except OSError:  # not Linux
-        return False
+        return []
+    libraries = []
     for path in sorted(paths):
         try:
-            library = ctypes.CDLL(path)
+            libraries.append(ctypes.CDLL(path))
         except OSError:
             continue
+    return libraries
+
+
+def single_thread_blas() -> bool:
+    """Ask the OpenBLAS that NumPy loaded for one thread per call (see the module docstring).
+    True when it was found. ``TINYGRAD_BN_KEEP_BLAS_THREADS=1`` in the environment leaves BLAS
+    as it is (for code in the same process that wants BLAS's own threads)."""
+    if os.environ.get("TINYGRAD_BN_KEEP_BLAS_THREADS"):
+        return False
+    for library in _openblas_libraries():
         for name in _BLAS_SETTERS:
             setter = getattr(library, name, None)
             if setter is not None:

@@ -1,6 +1,7 @@
 """Intra-op threads (tinygrad_bn/threads.py) and the fast variants that use them: the API, how
 work is split, and that results never depend on timing: the same bit for bit run after run and
 for 1, 2 or 3 threads, and equal to the reference algorithms to float32 rounding."""
+import ctypes
 import os
 import re
 import subprocess
@@ -181,8 +182,11 @@ def test_lenet_training_is_the_same_for_any_number_of_threads(restore_threads):
 
 BLAS_PROBE = r"""
 import ctypes, numpy
-libraries = [ctypes.CDLL(line.split()[-1]) for line in open("/proc/self/maps")
-             if "openblas" in line.lower() and ".so" in line]
+try:  # Linux: the loaded libraries; elsewhere none, and the test skips
+    libraries = [ctypes.CDLL(line.split()[-1]) for line in open("/proc/self/maps")
+                 if "openblas" in line.lower() and ".so" in line]
+except OSError:
+    libraries = []
 names = ("openblas_get_num_threads", "openblas_get_num_threads64_",
          "scipy_openblas_get_num_threads", "scipy_openblas_get_num_threads64_")
 get = next((getattr(lib, n) for lib in libraries for n in names if hasattr(lib, n)), None)
@@ -192,7 +196,7 @@ print(before, get() if get else 0)
 """
 
 
-@pytest.mark.parametrize("keep, expected", [(None, "1"), ("1", "2")])
+@pytest.mark.parametrize("keep, expected", [(None, "1"), ("0", "1"), ("1", "2")])
 def test_importing_pins_openblas_to_one_thread_unless_asked_not_to(keep, expected):
     """A real process: NumPy's OpenBLAS on 2 threads, then ``import tinygrad_bn``."""
     env = {k: v for k, v in os.environ.items() if k != "TINYGRAD_BN_KEEP_BLAS_THREADS"}
@@ -204,3 +208,16 @@ def test_importing_pins_openblas_to_one_thread_unless_asked_not_to(keep, expecte
     if out[0] != "2":
         pytest.skip(f"no OpenBLAS on 2 threads to look at (it reports {out[0]})")
     assert out[1] == expected
+
+
+@pytest.mark.parametrize("value, tuned", [(None, True), ("0", True), ("", True), ("1", False)])
+def test_no_mallopt_opts_out_only_when_set_to_something_but_0(value, tuned, monkeypatch):
+    from tinygrad_bn import allocator
+    try:
+        ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        pytest.skip("malloc tuning is Linux/glibc only")
+    monkeypatch.delenv("TINYGRAD_BN_NO_MALLOPT", raising=False)
+    if value is not None:
+        monkeypatch.setenv("TINYGRAD_BN_NO_MALLOPT", value)
+    assert allocator.keep_freed_memory() is tuned

@@ -24,7 +24,7 @@ TRIM_THRESHOLD = 64 * 2**20  # free memory kept at the top of the heap before re
 def keep_freed_memory() -> bool:
     """Set malloc's mmap and trim thresholds (see the module docstring). Returns True when they
     were set, False where there is nothing to tune (not Linux/glibc) or the user opted out."""
-    if not sys.platform.startswith("linux") or os.environ.get("TINYGRAD_BN_NO_MALLOPT"):
+    if not sys.platform.startswith("linux") or os.environ.get("TINYGRAD_BN_NO_MALLOPT", "") not in ("", "0"):
         return False
     try:
         libc = ctypes.CDLL("libc.so.6")

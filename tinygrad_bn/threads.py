@@ -157,7 +157,7 @@ def single_thread_blas() -> bool:
     """Ask the OpenBLAS that NumPy loaded for one thread per call (see the module docstring).
     True when it was found. ``TINYGRAD_BN_KEEP_BLAS_THREADS=1`` in the environment leaves BLAS
     as it is (for code in the same process that wants BLAS's own threads)."""
-    if os.environ.get("TINYGRAD_BN_KEEP_BLAS_THREADS"):
+    if os.environ.get("TINYGRAD_BN_KEEP_BLAS_THREADS", "") not in ("", "0"):
         return False
     for library in _openblas_libraries():
         for name in _BLAS_SETTERS:

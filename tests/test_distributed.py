@@ -114,11 +114,11 @@ def test_sync_op_through_a_one_process_group_matches_batchnorm(shape):
         assert np.abs(a - b).max() <= 1e-12 * np.abs(b).max(), name
 
 
-def test_sync_op_passes_gradcheck():
+def test_sync_op_passes_gradcheck(device):
     rng = np.random.default_rng(2)
-    x = tg.tensor(rng.standard_normal((5, 3, 2)), requires_grad=True)
-    w = tg.tensor(rng.standard_normal(3) + 1, requires_grad=True)
-    b = tg.tensor(rng.standard_normal(3), requires_grad=True)
+    x = tg.tensor(rng.standard_normal((5, 3, 2)), requires_grad=True, device=device)
+    w = tg.tensor(rng.standard_normal(3) + 1, requires_grad=True, device=device)
+    b = tg.tensor(rng.standard_normal(3), requires_grad=True, device=device)
     assert tg.gradcheck(lambda x, w, b: _sync_op(x, w, b), [x, w, b])
     assert tg.gradcheck(lambda x: _sync_op(x), [x])
 

@@ -51,7 +51,11 @@ def parse_args(argv=None):
     p.add_argument("--distributed", action="store_true",
                    help="data-parallel scaling under mpiexec (runs bench_distributed.py)")
     p.add_argument("--memory-only", choices=["ours", "torch"], help=argparse.SUPPRESS)
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    for flag, least in (("batch_size", 1), ("threads", 1), ("steps", 1), ("blocks", 1), ("warmup", 0)):
+        if getattr(args, flag) < least:
+            p.error(f"--{flag.replace('_', '-')} must be at least {least}, got {getattr(args, flag)}")
+    return args
 
 
 if "--distributed" in sys.argv[1:]:

@@ -82,6 +82,8 @@ def main():
     args = parser.parse_args()
     if args.threads < 2:
         parser.error(f"--threads must be at least 2 to compare with 1, got {args.threads}")
+    if args.repeats < 1:
+        parser.error(f"--repeats must be at least 1, got {args.repeats}")
     rng = np.random.default_rng(0)
     x = rng.standard_normal(SHAPE, dtype=np.float32)
     out = np.empty_like(x)

@@ -537,11 +537,17 @@ def test_benchmarks_run_on_the_cpu(script, extra, shown):
     assert shown in out.stdout, out.stdout
 
 
-def test_bench_threads_refuses_a_single_thread():
-    out = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "bench_threads.py"),
-                          "--threads", "1"], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 2
-    assert "--threads must be at least 2 to compare with 1, got 1" in out.stderr
+@pytest.mark.parametrize("script, flags, message", [
+    ("bench_threads.py", ["--threads", "1"], "--threads must be at least 2 to compare with 1, got 1"),
+    ("bench_threads.py", ["--repeats", "0"], "--repeats must be at least 1, got 0"),
+    ("bench_lenet.py", ["--steps", "0"], "--steps must be at least 1, got 0"),
+    ("bench_lenet.py", ["--batch-size", "-4"], "--batch-size must be at least 1, got -4"),
+])
+def test_benchmarks_refuse_bad_counts_in_one_line(script, flags, message):
+    out = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", script), *flags],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert message in out.stderr
 
 
 # ---------------------------------------------------------------- found in review

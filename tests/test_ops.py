@@ -343,10 +343,16 @@ def test_erf_of_a_0d_array_is_a_0d_array(value):
     assert abs(out - math.erf(value)) <= 6 * np.spacing(math.erf(value))
 
 
-def test_erf_refuses_complex_arrays():
+@pytest.mark.parametrize("array", [np.array([1 + 1j]), np.array([1, 2]), np.array([True])])
+def test_erf_refuses_arrays_that_are_not_floating(array):
+    """Complex, integer, bool: erf's result cast back would be silently wrong (0 for 1, 2)."""
     from tinygrad_bn import backend
-    with pytest.raises(TypeError, match="erf of a complex array"):
-        backend.erf(np.array([1 + 1j]))
+    with pytest.raises(TypeError, match=f"erf needs a floating point array, got {array.dtype}"):
+        backend.erf(array)
+
+
+def test_erf_of_an_int_tensor_is_float32():
+    np.testing.assert_allclose(tg.tensor([0, 1, 2]).erf().numpy(), [0, math.erf(1), math.erf(2)], rtol=1e-7)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float16])
